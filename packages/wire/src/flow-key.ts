@@ -19,5 +19,13 @@ export interface FlowKey {
 }
 
 export function createFlowKey(): FlowKey {
-  return { version: 4, protocol: 0, src: new Uint32Array(4), dst: new Uint32Array(4), srcPort: 0, dstPort: 0, dscp: 0 };
+  return {
+    version: 4,
+    protocol: 0,
+    src: new Uint32Array(4),
+    dst: new Uint32Array(4),
+    srcPort: 0,
+    dstPort: 0,
+    dscp: 0,
+  };
 }

@@ -1,1 +1,14 @@
-export {};
+export * from './address.ts';
+export * from './bytes.ts';
+export * from './checksum.ts';
+export * from './flow-key.ts';
+export * from './flow-key-extract.ts';
+export * from './icmp.ts';
+export * from './icmp-error.ts';
+export * from './ipv4.ts';
+export * from './ipv6.ts';
+export * from './ipv6-extensions.ts';
+export * from './protocol-numbers.ts';
+export * from './pseudo-header.ts';
+export * from './udp.ts';
+export * from './wire-result.ts';
