@@ -1,1 +1,10 @@
-export {};
+export * from './clock.ts';
+export * from './datapath.ts';
+export * from './errors.ts';
+export * from './fingerprint.ts';
+export * from './high-water-marks.ts';
+export * from './lifetime.ts';
+export * from './sa-group.ts';
+export * from './sa-record.ts';
+export * from './sad.ts';
+export * from './spi-allocator.ts';

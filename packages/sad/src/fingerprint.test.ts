@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import { keyFingerprint, keyIdentity } from './fingerprint.ts';
+
+const key = Uint8Array.from({ length: 36 }, (_, i) => i);
+
+test('the fingerprint is the first 8 bytes of SHA-256 over the label and length-prefixed keys', () => {
+  const expected = createHash('sha256')
+    .update(
+      Buffer.concat([
+        Buffer.from('espresso key fingerprint v1\0'),
+        Buffer.of(0, 0, 0, 36),
+        key,
+        Buffer.alloc(4),
+      ]),
+    )
+    .digest('hex')
+    .slice(0, 16);
+  assert.equal(keyFingerprint([key, new Uint8Array(0)]), expected);
+  assert.match(expected, /^[0-9a-f]{16}$/);
+});
+
+test('moving a byte between the keys changes the fingerprint (length prefixes)', () => {
+  const a = keyFingerprint([key.subarray(0, 20), key.subarray(20)]);
+  const b = keyFingerprint([key.subarray(0, 21), key.subarray(21)]);
+  assert.notEqual(a, b);
+});
+
+test('the fingerprint does not contain the key', () => {
+  const hex = Buffer.from(key).toString('hex');
+  assert.ok(!hex.includes(keyFingerprint([key])));
+});
+
+test('key identity depends on secret, SPI, direction, domain and keys', () => {
+  const secret = new Uint8Array(32).fill(7);
+  const base = { direction: 'out', domain: 0, spi: 0x1234, keys: [key] };
+  const id = keyIdentity(secret, base);
+  assert.equal(keyIdentity(secret, base), id);
+  assert.notEqual(keyIdentity(new Uint8Array(32).fill(8), base), id);
+  assert.notEqual(keyIdentity(secret, { ...base, spi: 0x1235 }), id);
+  assert.notEqual(keyIdentity(secret, { ...base, direction: 'in' }), id);
+  assert.notEqual(keyIdentity(secret, { ...base, domain: 1 }), id);
+  assert.notEqual(keyIdentity(secret, { ...base, keys: [key.subarray(1)] }), id);
+});
