@@ -8,7 +8,10 @@
  *
  * The ESP layer writes SPI, sequence, IV (and for seal the trailer) before the engine runs; the engine
  * computes the ICV over what RFC 4303 and the algorithm's RFC say, with `seqHigh` as the ESN high bits
- * (ignored without ESN), and writes per-packet `status`.
+ * (ignored without ESN), and writes per-packet `status`: every entry in [from, to) gets one, `ok` included.
+ *
+ * Lengths the engines accept: at least SPI + sequence + IV + ICV; for AES-CBC the payload (from after the
+ * IV to the ICV) a multiple of 16 bytes. The ESP layer owns ESP's own 4-byte alignment and the trailer.
  */
 export interface PacketBatch {
   readonly buffer: Uint8Array;
@@ -22,7 +25,10 @@ export interface PacketBatch {
 
 export const CryptoStatus = {
   ok: 0,
-  /** open: the ICV did not verify; nothing after the check was decrypted. */
+  /**
+   * open: the ICV did not verify. No plaintext was produced: the payload is left as it was, or zeroed
+   * (libsodium clears its output when verification fails), never decrypted.
+   */
   authFailed: 1,
   /** The payload length does not fit the cipher (not a multiple of the block size, shorter than header + IV + ICV). */
   badLength: 2,
@@ -40,4 +46,20 @@ export function createPacketBatch(buffer: Uint8Array, capacity: number): PacketB
     status: new Uint8Array(capacity),
     count: 0,
   };
+}
+
+/**
+ * Throws a RangeError unless [from, to) lies within the batch's arrays: a caller's bug, not bad packet
+ * input (that gets a per-packet status), so it is not something the datapath has to survive.
+ */
+export function checkBatchRange(batch: PacketBatch, from: number, to: number): void {
+  const capacity = Math.min(
+    batch.offset.length,
+    batch.length.length,
+    batch.seqHigh.length,
+    batch.status.length,
+  );
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < from || to > capacity) {
+    throw new RangeError(`batch range [${from}, ${to}) is outside the batch's ${capacity} entries`);
+  }
 }

@@ -1,0 +1,4 @@
+import { describeEngineContract } from '../engine-suite.ts';
+import { nobleEngine } from './noble.ts';
+
+describeEngineContract(nobleEngine);

@@ -1,0 +1,4 @@
+import { describeEngineContract } from '../engine-suite.ts';
+import { nodeEngine } from './node.ts';
+
+describeEngineContract(nodeEngine);
