@@ -1,1 +1,9 @@
-export {};
+export * from './descriptor.ts';
+export * from './doorbell.ts';
+export * from './errors.ts';
+export * from './idle-waiter.ts';
+export * from './packet-pool.ts';
+export * from './pool-audit.ts';
+export * from './pool-layout.ts';
+export * from './slot-state.ts';
+export * from './spsc-ring.ts';
