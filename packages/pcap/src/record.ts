@@ -27,8 +27,8 @@ export interface CaptureInterface {
  * One packet of a capture.
  *
  * `data` is a view, not a copy: from `parseCapture` it views the caller's array; from `readCapture` it
- * views the reader's reused buffer and stays valid only until the iteration moves on (copy it with
- * `data.slice()` to keep it).
+ * views the reader's reused buffer and stays valid only until the iteration moves on (keep `copy()`
+ * of a record to hold on to it).
  */
 export class CaptureRecord {
   readonly interface: CaptureInterface;
@@ -83,6 +83,23 @@ export class CaptureRecord {
     this.fileOffset = fileOffset;
     this.comment = comment;
     this.flags = flags;
+  }
+
+  /** The same record with its own copy of `data`, independent of the buffer it was read from. */
+  copy(): CaptureRecord {
+    return new CaptureRecord(
+      this.interface,
+      this.seconds,
+      this.nanoseconds,
+      this.originalLength,
+      this.data.slice(),
+      this.networkOffset,
+      this.networkLength,
+      this.ipVersion,
+      this.fileOffset,
+      this.comment,
+      this.flags,
+    );
   }
 
   /** The timestamp in nanoseconds since the Unix epoch. */
