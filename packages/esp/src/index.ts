@@ -1,1 +1,10 @@
-export {};
+export * from './esn.ts';
+export * from './lifetime.ts';
+export * from './replay-window.ts';
+export * from './sa-config.ts';
+export * from './sa-config-error.ts';
+export * from './sa-config-validate.ts';
+export * from './sa-counters.ts';
+export * from './sa-events.ts';
+export * from './sa-parameters.ts';
+export * from './sequence.ts';

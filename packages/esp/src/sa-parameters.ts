@@ -1,0 +1,155 @@
+import { type CipherKeys, type CipherSpec, hmacTagBytes, isCombinedMode } from '@espresso/crypto';
+import { type IpAddress, parseIpAddress } from '@espresso/wire';
+import type { LifetimeLimitsConfig, SaConfig } from './sa-config.ts';
+import { effectiveKeyBits, parseSaConfig } from './sa-config-validate.ts';
+
+export type SaDirection = 'in' | 'out';
+export type SaModeName = 'tunnel' | 'transport' | 'beet';
+
+/** Lifetime limits with absent ones as Infinity, so a comparison needs no branch on presence. */
+export interface LifetimeLimits {
+  readonly packets: number;
+  readonly bytes: number;
+  readonly addSeconds: number;
+  readonly useSeconds: number;
+}
+
+export interface Mark {
+  readonly value: number;
+  readonly mask: number;
+}
+
+/**
+ * A validated configuration with defaults filled in and text turned into bytes and numbers: what
+ * `createSaRuntime` builds from. Holds key material (`keys`): zero it with `zeroSaParameters` once the
+ * runtime is built.
+ */
+export interface SaParameters {
+  readonly spi: number;
+  readonly direction: SaDirection;
+  readonly mode: SaModeName;
+  readonly cipherSpec: CipherSpec;
+  readonly keys: CipherKeys;
+  /** A crypto engine name, or 'auto'. */
+  readonly engine: string;
+  readonly local: IpAddress;
+  readonly remote: IpAddress;
+  readonly matchSource: boolean;
+  /** ESP in UDP (RFC 3948) ports, or null. */
+  readonly encap: { readonly sourcePort: number; readonly destinationPort: number } | null;
+  readonly replayWindow: number;
+  readonly initialSequence: bigint;
+  readonly initialReplayTop: bigint;
+  readonly soft: LifetimeLimits;
+  readonly hard: LifetimeLimits;
+  readonly tfcPadTo: number;
+  /** -1: copy from the inner header; otherwise the value to set. */
+  readonly dscp: number;
+  readonly ecn: 'normal' | 'compatibility';
+  readonly df: 'copy' | 'set' | 'clear';
+  readonly flowLabel: 'copy' | 'zero';
+  readonly ttl: number;
+  readonly domain: number;
+  readonly beet: { readonly innerLocal: IpAddress; readonly innerRemote: IpAddress } | null;
+  readonly mark: Mark | null;
+  readonly outputMark: Mark | null;
+}
+
+/**
+ * NIST SP 800-38D appendix C: with a 64-bit tag, AES-GCM keys are limited to 2^32 invocations. Other
+ * ICV lengths have no limit of their own beyond the sequence space.
+ */
+export function defaultHardPacketLimit(icvBytes: number): number {
+  return icvBytes === 8 ? 2 ** 32 : Number.POSITIVE_INFINITY;
+}
+
+/** Validates (throwing `SaConfigError`) and resolves an SA configuration. */
+export function resolveSaConfig(input: unknown): SaParameters {
+  const c = parseSaConfig(input);
+  return resolveValidSaConfig(c);
+}
+
+/** Resolves a configuration that `validateSaConfig` accepted. */
+export function resolveValidSaConfig(c: SaConfig): SaParameters {
+  const encryption = c.encryption.algorithm;
+  const combined = isCombinedMode(encryption);
+  const integrity = combined ? 'none' : (c.integrity?.algorithm ?? 'none');
+  const encryptionKey = hexToBytes(c.encryption.key);
+  const integrityKey = hexToBytes(c.integrity?.key ?? '');
+  const icvBytes = combined ? (c.encryption.icvBytes ?? 16) : hmacTagBytes(integrity);
+  const cipherSpec: CipherSpec = {
+    encryption,
+    keyBits: effectiveKeyBits(c) as CipherSpec['keyBits'],
+    icvBytes,
+    integrity,
+    esn: c.esn ?? false,
+    implicitIv: c.implicitIv ?? false,
+  };
+  const hard = limits(c.lifetime?.hard);
+  return {
+    spi: typeof c.spi === 'number' ? c.spi : Number.parseInt(c.spi.slice(2), 16),
+    direction: c.direction,
+    mode: c.mode,
+    cipherSpec,
+    keys: { encryptionKey, integrityKey },
+    engine: c.engine ?? 'auto',
+    local: address(c.local),
+    remote: address(c.remote),
+    matchSource: c.matchSource ?? false,
+    encap:
+      c.encap === undefined
+        ? null
+        : { sourcePort: c.encap.sourcePort ?? 4500, destinationPort: c.encap.destinationPort ?? 4500 },
+    replayWindow: c.replayWindow ?? 1024,
+    initialSequence: BigInt(c.initialSequence ?? '1'),
+    initialReplayTop: BigInt(c.initialReplay?.top ?? '0'),
+    soft: limits(c.lifetime?.soft),
+    hard:
+      c.lifetime?.hard?.packets === undefined ? { ...hard, packets: defaultHardPacketLimit(icvBytes) } : hard,
+    tfcPadTo: c.tfcPadTo ?? 0,
+    dscp: c.dscp === undefined || c.dscp === 'copy' ? -1 : c.dscp,
+    ecn: c.ecn ?? 'normal',
+    df: c.df ?? 'copy',
+    flowLabel: c.flowLabel ?? 'copy',
+    ttl: c.ttl ?? 64,
+    domain: c.domain ?? 0,
+    beet:
+      c.beet === undefined
+        ? null
+        : { innerLocal: address(c.beet.innerLocal), innerRemote: address(c.beet.innerRemote) },
+    mark: c.mark === undefined ? null : { value: c.mark.value, mask: c.mark.mask ?? 0xffffffff },
+    outputMark:
+      c.outputMark === undefined
+        ? null
+        : { value: c.outputMark.value, mask: c.outputMark.mask ?? 0xffffffff },
+  };
+}
+
+/** Zeroes the key bytes held by resolved parameters. */
+export function zeroSaParameters(p: SaParameters): void {
+  p.keys.encryptionKey.fill(0);
+  p.keys.integrityKey.fill(0);
+}
+
+function limits(l: LifetimeLimitsConfig | undefined): LifetimeLimits {
+  const inf = Number.POSITIVE_INFINITY;
+  return {
+    packets: l?.packets ?? inf,
+    bytes: l?.bytes ?? inf,
+    addSeconds: l?.addSeconds ?? inf,
+    useSeconds: l?.useSeconds ?? inf,
+  };
+}
+
+function address(text: string): IpAddress {
+  const a = parseIpAddress(text);
+  if (a === null) throw new TypeError('address was not validated');
+  return a;
+}
+
+/** Decodes hex into a fresh array (not Buffer's shared pool, so zeroing it leaves no copy behind). */
+function hexToBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >>> 1);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.substr(2 * i, 2), 16);
+  return out;
+}
