@@ -53,6 +53,7 @@ export const DropReason = {
   iptfsQueueFull: 37,
   ttlExceeded: 38,
   unknownSpiDomain: 39,
+  ecnCeNotEct: 40,
 } as const;
 
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
@@ -107,6 +108,7 @@ const info: Record<keyof typeof DropReason, [linux: string | null, description: 
   iptfsQueueFull: ['XfrmOutNoQueueSpace', 'IP-TFS send queue full'],
   ttlExceeded: ['XfrmFwdHdrError', 'TTL or hop limit reached zero while forwarding'],
   unknownSpiDomain: ['XfrmInNoStates', "SPI known, but not in the packet's SAD domain"],
+  ecnCeNotEct: ['XfrmInStateModeError', 'outer header marked CE over a Not-ECT inner packet (RFC 6040 §4.2)'],
 };
 
 function snake(name: string): string {
