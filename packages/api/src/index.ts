@@ -1,1 +1,13 @@
-export {};
+export * from './client.ts';
+export * from './openapi.ts';
+export * from './problem.ts';
+export * from './route.ts';
+export * from './routes.ts';
+export * from './schemas/common.ts';
+export * from './schemas/config.ts';
+export * from './schemas/events.ts';
+export * from './schemas/policy.ts';
+export * from './schemas/sa.ts';
+export * from './schemas/sa-group.ts';
+export * from './schemas/spi.ts';
+export * from './schemas/stats.ts';

@@ -1,4 +1,4 @@
-import type { SaBinding, SaKeys, SaMarks } from './sa-record.ts';
+import type { SaBinding, SaKeys } from './sa-record.ts';
 
 /**
  * The seam between the control plane and whatever forwards packets: an in-process datapath today, the
@@ -38,7 +38,6 @@ export interface SaInstallMessage<C> extends Versioned {
   readonly keys: SaKeys;
   readonly reqid: number | null;
   readonly binding: SaBinding | null;
-  readonly marks: SaMarks;
 }
 
 export interface SaUpdateMessage<C> extends Versioned {
@@ -46,7 +45,6 @@ export interface SaUpdateMessage<C> extends Versioned {
   readonly name: string;
   readonly generation: number;
   readonly config: C;
-  readonly marks: SaMarks;
 }
 
 export interface SaRemoveMessage extends Versioned {

@@ -1,6 +1,7 @@
 export * from './clock.ts';
 export * from './datapath.ts';
 export * from './errors.ts';
+export * from './esp-sa-config.ts';
 export * from './fingerprint.ts';
 export * from './high-water-marks.ts';
 export * from './lifetime.ts';

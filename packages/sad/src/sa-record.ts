@@ -19,14 +19,13 @@ export interface SaIdentity {
 /** A mark and mask, as Linux XFRM carries them (XFRMA_MARK, XFRMA_SET_MARK). */
 export interface SaMark {
   readonly value: number;
-  readonly mask: number;
+  readonly mask?: number;
 }
 
-export interface SaMarks {
-  /** Applied to inbound packets after decryption, so routing and filtering can tell them apart. */
-  readonly inbound?: SaMark;
-  /** Applied to the ESP packets this SA produces (Linux's output mark), to route them. */
-  readonly output?: SaMark;
+/** A change of an SA's marks: a mark to set, null to remove it, absent to keep it. */
+export interface SaMarkChange {
+  readonly mark?: SaMark | null;
+  readonly outputMark?: SaMark | null;
 }
 
 export type GroupResourceKind = 'worker' | 'dscp';
@@ -61,6 +60,7 @@ export interface SaConfigAdapter<C> {
   nextSequence(config: C): bigint;
   withNextSequence(config: C, next: bigint): C;
   withLifetimes(config: C, lifetimes: Lifetimes): C;
+  withMarks(config: C, marks: SaMarkChange): C;
   /** Applies a migration; throws SadError naming the field when the change does not fit the SA. */
   migrate(config: C, migration: SaMigration): C;
   /** Structural equality, for deciding whether a re-applied configuration changed an SA. */
@@ -75,7 +75,6 @@ export interface SaInput<C> {
   readonly keys: SaKeys;
   readonly reqid?: number;
   readonly binding?: SaBinding;
-  readonly marks?: SaMarks;
 }
 
 /** larval: added, not yet acknowledged by the datapath; dying: a soft limit was reached; expired: a hard one. */
@@ -91,7 +90,6 @@ export interface SaRecord<C> {
   readonly markIdentity: string;
   readonly reqid: number | null;
   readonly binding: SaBinding | null;
-  marks: SaMarks;
   state: SaState;
   readonly addedAt: number;
   /** The high-water mark the SA resumed above, when it was re-added with keys used before. */

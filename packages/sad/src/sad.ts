@@ -8,7 +8,7 @@ import type {
   SaConfigAdapter,
   SaDirection,
   SaInput,
-  SaMarks,
+  SaMarkChange,
   SaMigration,
   SaRecord,
   SaState,
@@ -33,7 +33,7 @@ export interface SaFilter {
 
 export interface SaChange {
   readonly migration?: SaMigration;
-  readonly marks?: SaMarks;
+  readonly marks?: SaMarkChange;
   readonly lifetimes?: Lifetimes;
 }
 
@@ -137,7 +137,6 @@ export class Sad<C, S = unknown> {
       markIdentity,
       reqid: input.reqid ?? null,
       binding: input.binding ?? null,
-      marks: input.marks ?? {},
       state: 'larval',
       addedAt: this.#clock(),
       resumedAbove,
@@ -161,18 +160,18 @@ export class Sad<C, S = unknown> {
    * Computes the SA as it would be after `change`, without applying it: the caller hands the result to
    * the datapath, then `commitUpdate`s it.
    */
-  planUpdate(name: string, change: SaChange): { config: C; marks: SaMarks } {
+  planUpdate(name: string, change: SaChange): C {
     const sa = this.require(name);
     let config = sa.config;
-    if (change.migration !== undefined) config = this.#adapter.migrate(config, change.migration);
     if (change.lifetimes !== undefined) config = this.#adapter.withLifetimes(config, change.lifetimes);
-    return { config, marks: change.marks ?? sa.marks };
+    if (change.marks !== undefined) config = this.#adapter.withMarks(config, change.marks);
+    if (change.migration !== undefined) config = this.#adapter.migrate(config, change.migration);
+    return config;
   }
 
-  commitUpdate(name: string, planned: { config: C; marks: SaMarks }): SaRecord<C> {
+  commitUpdate(name: string, config: C): SaRecord<C> {
     const sa = this.require(name);
-    sa.config = planned.config;
-    sa.marks = planned.marks;
+    sa.config = config;
     sa.generation++;
     return sa;
   }

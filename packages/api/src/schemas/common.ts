@@ -6,11 +6,15 @@ export const Name = Type.String({
   description: 'letters, digits and . _ : - (at most 64, not starting with punctuation)',
 });
 
-export const Spi = Type.Integer({ minimum: 1, maximum: 0xffff_ffff, description: 'Security Parameter Index' });
+export const Spi = Type.Integer({
+  minimum: 1,
+  maximum: 0xffff_ffff,
+  description: 'Security Parameter Index',
+});
 
 export const DomainId = Type.Integer({
   minimum: 0,
-  maximum: 0xffff_ffff,
+  maximum: 2_097_151,
   description: 'SAD domain: a VLAN, virtual function or tenant; 0 is the default domain',
 });
 
@@ -22,12 +26,14 @@ export const Time = Type.String({ format: 'date-time' });
 
 export const Fingerprint = Type.String({
   pattern: '^[0-9a-f]{16}$',
-  description: 'first 8 bytes of SHA-256 over the keys (domain-separated); keys themselves are never returned',
+  description:
+    'first 8 bytes of SHA-256 over the keys (domain-separated); keys themselves are never returned',
 });
 
 export const Empty = Type.Object({}, { additionalProperties: false });
 
 export function parseU32Text(text: string): number {
-  const value = text.startsWith('0x') || text.startsWith('0X') ? Number.parseInt(text.slice(2), 16) : Number(text);
+  const value =
+    text.startsWith('0x') || text.startsWith('0X') ? Number.parseInt(text.slice(2), 16) : Number(text);
   return value;
 }

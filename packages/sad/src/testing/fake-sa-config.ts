@@ -19,6 +19,7 @@ export const fakeAdapter: SaConfigAdapter<FakeConfig> = {
   nextSequence: (c) => c.next,
   withNextSequence: (c, next) => ({ ...c, next }),
   withLifetimes: (c, lifetimes) => ({ ...c, lifetimes }),
+  withMarks: (c) => c,
   migrate(c, m) {
     if (m.remoteAddress !== undefined && m.remoteAddress.includes(':') !== c.remote.includes(':')) {
       throw new SadError('invalid', 'address family cannot change', '/migration/remoteAddress');
