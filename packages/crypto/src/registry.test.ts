@@ -24,6 +24,11 @@ const chacha: CipherSpec = { ...gcm256, encryption: 'chacha20-poly1305' };
 const cbc: CipherSpec = { ...gcm256, encryption: 'aes-cbc', integrity: 'hmac-sha256-128' };
 const none = new Uint8Array(0);
 
+function autoPick(spec: CipherSpec): string {
+  if (getEngine('openssl').available) return 'openssl';
+  return spec.encryption === 'chacha20-poly1305' ? 'sodium' : 'node';
+}
+
 function configError(fn: () => unknown): CryptoConfigError {
   try {
     fn();
@@ -35,10 +40,10 @@ function configError(fn: () => unknown): CryptoConfigError {
 }
 
 describe('registry', () => {
-  it('lists node, sodium and noble, with an auto order for every algorithm naming only known engines', () => {
+  it('lists openssl, node, sodium and noble, with an auto order for every algorithm naming only known engines', () => {
     assert.deepEqual(
       cryptoEngines.map((e) => e.name),
-      ['node', 'sodium', 'noble'],
+      ['openssl', 'node', 'sodium', 'noble'],
     );
     for (const order of Object.values(autoEngineOrder)) {
       for (const name of order)
@@ -49,11 +54,11 @@ describe('registry', () => {
     }
   });
 
-  it('auto picks sodium for ChaCha20-Poly1305 and node for the rest', () => {
-    assert.equal(selectEngine(chacha, 'auto').name, 'sodium');
-    assert.equal(selectEngine({ ...chacha, esn: true, implicitIv: true }).name, 'sodium');
+  it('auto picks the native engine, or without it sodium for ChaCha20-Poly1305 and node for the rest', () => {
+    assert.equal(selectEngine(chacha, 'auto').name, autoPick(chacha));
+    assert.equal(selectEngine({ ...chacha, esn: true, implicitIv: true }).name, autoPick(chacha));
     for (const spec of allCipherSpecs().filter((s) => s.encryption !== 'chacha20-poly1305')) {
-      assert.equal(selectEngine(spec).name, 'node', cipherSpecVariantName(spec));
+      assert.equal(selectEngine(spec).name, autoPick(spec), cipherSpecVariantName(spec));
     }
   });
 
@@ -97,7 +102,7 @@ describe('registry', () => {
 
   it('builds a working cipher through auto', () => {
     const cipher = createSaCipher(chacha, { encryptionKey: new Uint8Array(36).fill(1), integrityKey: none });
-    assert.equal(cipher.engine, 'sodium');
+    assert.equal(cipher.engine, autoPick(chacha));
     const batch = createPacketBatch(new Uint8Array(64), 1);
     batch.offset[0] = 0;
     batch.length[0] = 64;
@@ -114,9 +119,13 @@ describe('registry', () => {
 describe('algorithm probe', () => {
   const probe = probeAlgorithms({ selfTest: true });
 
-  it('lists every spec for node and noble, only ChaCha20-Poly1305 for sodium', () => {
+  it('lists every spec for openssl, node and noble, only ChaCha20-Poly1305 for sodium', () => {
     const byEngine = new Map(probe.engines.map((e) => [e.engine, e]));
     const all = allCipherSpecs().map(cipherSpecVariantName);
+    assert.deepEqual(
+      byEngine.get('openssl')?.specs.map((s) => s.name),
+      all,
+    );
     assert.deepEqual(
       byEngine.get('node')?.specs.map((s) => s.name),
       all,
@@ -146,7 +155,7 @@ describe('algorithm probe', () => {
   it('says which engine auto picks for every spec', () => {
     assert.equal(probe.auto.length, allCipherSpecs().length);
     for (const a of probe.auto)
-      assert.equal(a.engine, a.name.startsWith('chacha20') ? 'sodium' : 'node', a.name);
+      assert.equal(a.engine, autoPick(a.name.startsWith('chacha20') ? chacha : gcm256), a.name);
   });
 
   it('is plain data (JSON round trip) and holds no key material', () => {

@@ -10,23 +10,24 @@ import type { CryptoEngine, SaCipher } from './engine.ts';
 import { checkKeyLengths } from './engine-support.ts';
 import { nobleEngine } from './engines/noble.ts';
 import { nodeEngine } from './engines/node.ts';
+import { opensslEngine } from './engines/openssl.ts';
 import { sodiumEngine } from './engines/sodium.ts';
 import { CryptoConfigError, CryptoErrorCode } from './errors.ts';
 import { selfTest } from './self-test.ts';
 
 /** Every engine Espresso has, available here or not. */
-export const cryptoEngines: readonly CryptoEngine[] = [nodeEngine, sodiumEngine, nobleEngine];
+export const cryptoEngines: readonly CryptoEngine[] = [opensslEngine, nodeEngine, sodiumEngine, nobleEngine];
 
 /**
  * The order in which `auto` tries engines, per algorithm: the first that is available and supports the
  * spec wins. A native batch engine goes at the front of every list.
  */
 export const autoEngineOrder: Readonly<Record<EncryptionAlgorithm, readonly string[]>> = {
-  'aes-gcm': ['node', 'noble'],
-  'aes-gmac': ['node', 'noble'],
-  'chacha20-poly1305': ['sodium', 'node', 'noble'],
-  'aes-cbc': ['node', 'noble'],
-  null: ['node', 'noble'],
+  'aes-gcm': ['openssl', 'node', 'noble'],
+  'aes-gmac': ['openssl', 'node', 'noble'],
+  'chacha20-poly1305': ['openssl', 'sodium', 'node', 'noble'],
+  'aes-cbc': ['openssl', 'node', 'noble'],
+  null: ['openssl', 'node', 'noble'],
 };
 
 export type EngineChoice = string | 'auto';
