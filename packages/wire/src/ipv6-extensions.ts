@@ -58,7 +58,7 @@ export function isNonFirstFragment(chain: Ipv6ExtensionChain): boolean {
  * Walks the extension headers of the IPv6 packet whose fixed header is at `ipOffset` and whose payload
  * ends at `end` (absolute; from `parseIpv6Header`: payloadOffset + payloadLength).
  *
- * Reasons: `extensionHeaderOverrun` when a header runs past `end`; `unsupportedProtocol` for a
+ * Reasons: `truncated` when the fixed header itself does not fit; `extensionHeaderOverrun` when a header runs past `end`; `unsupportedProtocol` for a
  * hop-by-hop header that is not first (RFC 8200 §4.3; Linux answers it as an unknown next header);
  * `badHeaderLength` for an AH whose length is not a multiple of 8 octets or shorter than its fixed
  * part (RFC 4302 §2.2). The walk stops after a fragment header with a non-zero offset.
@@ -70,6 +70,7 @@ export function walkIpv6Extensions(
   out: Ipv6ExtensionChain,
 ): WireResult {
   const limit = Math.min(end, buf.length);
+  if (ipOffset < 0 || ipOffset + IPV6_HEADER_LENGTH > limit) return DropReason.truncated;
   let nextHeader = buf[ipOffset + 6]!;
   let fieldOffset = ipOffset + 6;
   let offset = ipOffset + IPV6_HEADER_LENGTH;
