@@ -51,7 +51,7 @@ async function writeAndCompare(
   for (const s of samples) await writer.write(s.packet);
   await writer.close();
   const frames = await tsharkFrames(file);
-  const ours = [];
+  const ours: { networkOffset: number; raw: string }[] = [];
   for await (const record of readCapture(file))
     ours.push({ networkOffset: record.networkOffset, raw: toHex(record.data) });
   assert.equal(frames.length, samples.length);

@@ -191,7 +191,7 @@ test('editcap conversions to pcap (us), nsecpcap and pcapng are read with the ri
 });
 
 test('mergecap of every link type is one pcapng with an interface per link type', async () => {
-  const inputs = [];
+  const inputs: string[] = [];
   for (const linkType of linkTypes) inputs.push(await text2pcap(linkType, 'pcapng'));
   const merged = join(directory, 'merged.pcapng');
   await wiresharkTool('mergecap', ['-a', '-w', merged, ...inputs]);
@@ -213,7 +213,7 @@ test('mergecap of every link type is one pcapng with an interface per link type'
 });
 
 test('concatenated pcapng files are several sections whose interfaces restart at 0', async () => {
-  const parts = [];
+  const parts: Buffer[] = [];
   for (const linkType of [LinkType.raw, LinkType.linuxSll2, LinkType.ethernet]) {
     parts.push(await readFile(await text2pcap(linkType, 'pcapng')));
   }

@@ -16,8 +16,9 @@ export class MemoryWritable extends Writable {
     });
   }
 
+  /** Everything written, as a plain Uint8Array of its own (not a Buffer: its slice() copies). */
   get bytes(): Uint8Array {
-    return Buffer.concat(this.chunks);
+    return new Uint8Array(Buffer.concat(this.chunks));
   }
 }
 
