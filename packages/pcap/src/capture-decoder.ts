@@ -72,7 +72,7 @@ export class CaptureDecoder {
       throw new PcapFormatError(
         PcapErrorCode.truncatedRecord,
         fileOffset,
-        `capture ends ${available} bytes into a record of ${this.needed} bytes`,
+        `capture ends ${available} bytes into a record that needs at least ${this.needed}`,
       );
     }
   }

@@ -27,7 +27,8 @@ export interface PacketToWrite {
 export interface CaptureWriter {
   /**
    * Encodes one packet. The promise is pending while the destination is over its high-water mark: await it
-   * to respect backpressure. Throws (synchronously) a RangeError or TypeError naming the bad field.
+   * to respect backpressure. Throws (synchronously) a RangeError or TypeError naming a bad field, and the
+   * destination's error once it failed.
    */
   write(packet: PacketToWrite): Promise<void>;
   /** Hands buffered packets to the destination now (they are otherwise sent in chunks). */

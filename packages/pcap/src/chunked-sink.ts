@@ -65,6 +65,7 @@ export class ChunkedSink {
 
   /** Hands the partial chunk to the destination now. */
   flush(): Promise<void> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
     this.#push();
     return this.ready();
   }
