@@ -1,0 +1,404 @@
+import { DropReason } from '@espresso/counters';
+import { CryptoStatus, createPacketBatch, type PacketBatch } from '@espresso/crypto';
+import {
+  createIpv4Header,
+  createIpv6ExtensionChain,
+  createIpv6Header,
+  createUdpHeader,
+  IpProtocol,
+  ipv4PseudoHeaderSum,
+  ipv6PseudoHeaderSum,
+  parseIpv4Header,
+  parseIpv6Header,
+  parseUdpHeader,
+  readU16,
+  readU32,
+  verifyUdpChecksumIpv4,
+  verifyUdpChecksumIpv6,
+  WIRE_OK,
+  walkIpv6Extensions,
+} from '@espresso/wire';
+import { inferSequenceHigh } from './esn.ts';
+import type { InboundSaTable } from './inbound-sa-table.ts';
+import { createInboundPacket, type InboundPacket } from './modes/mode.ts';
+import { type PacketVector, VERDICT_FORWARD } from './packet-vector.ts';
+import { ReplayCheck } from './replay-window.ts';
+import { type CounterBlock, CounterSlot, countDrop, createCounterBlock } from './sa-counters.ts';
+import type { SaRuntime } from './sa-runtime.ts';
+import { paddingValid } from './trailer.ts';
+import { followNatMapping, natMappingChanged } from './udp-encap.ts';
+
+/**
+ * Receives IKE messages that arrived on the ESP-in-UDP port behind the non-ESP marker (RFC 3948 §2.2):
+ * `offset`/`length` is the IKE message after the marker, `index` the packet in the vector (whose outer
+ * headers the callee may read). The packet is counted as `ikeMarker` and not handed on by ESP.
+ */
+export type IkeSink = (buf: Uint8Array, offset: number, length: number, index: number) => void;
+
+export interface EspInboundOptions {
+  readonly capacity: number;
+  readonly table: InboundSaTable;
+  /** Storage for the inbound totals of this worker (drops before an SA is known land only here). */
+  readonly counters?: Float64Array;
+  readonly ikeSink?: IkeSink;
+}
+
+const h4 = createIpv4Header();
+const h6 = createIpv6Header();
+const chain = createIpv6ExtensionChain();
+const udp = createUdpHeader();
+
+/**
+ * Inbound ESP for one worker (RFC 4303 §3.4), two passes as VPP does it. Pass 1 parses each outer
+ * packet, finds its SA, infers the ESN high bits and checks the replay window, without touching state.
+ * The packets that pass are grouped by SA and each group is opened with one engine call. Pass 2, for
+ * what verified: padding, replay commit (a duplicate inside the batch is caught here), lifetimes, the
+ * NAT mapping, and the mode's delivery of the inner packet. Nothing is thrown for bad input.
+ */
+export class EspInbound {
+  readonly totals: CounterBlock;
+  private readonly table: InboundSaTable;
+  private readonly ikeSink: IkeSink | null;
+  private readonly capacity: number;
+  private batch: PacketBatch;
+  private epoch = 0;
+  private readonly packet: InboundPacket = createInboundPacket();
+  // Per vector index, from pass 1.
+  private readonly saOf: (SaRuntime | null)[];
+  private readonly espOffset: Uint32Array;
+  private readonly ipHeaderBytes: Uint32Array;
+  private readonly nextHeaderField: Uint32Array;
+  /** Offset of the UDP header, or 0 for ESP straight in IP. */
+  private readonly udpOffset: Uint32Array;
+  private readonly espLength: Uint32Array;
+  private readonly seqHigh: Uint32Array;
+  private readonly seqLow: Uint32Array;
+  // Per SA group in the batch.
+  private readonly groupSa: (SaRuntime | null)[];
+  private readonly groupCount: Uint32Array;
+  private readonly groupStart: Uint32Array;
+  /** Crypto entry k belongs to vector index index[k]. */
+  private readonly index: Uint32Array;
+
+  constructor(options: EspInboundOptions) {
+    const n = options.capacity;
+    this.capacity = n;
+    this.table = options.table;
+    this.ikeSink = options.ikeSink ?? null;
+    this.totals = createCounterBlock(options.counters);
+    this.batch = createPacketBatch(new Uint8Array(0), n);
+    this.saOf = new Array<SaRuntime | null>(n).fill(null);
+    this.espOffset = new Uint32Array(n);
+    this.ipHeaderBytes = new Uint32Array(n);
+    this.nextHeaderField = new Uint32Array(n);
+    this.udpOffset = new Uint32Array(n);
+    this.espLength = new Uint32Array(n);
+    this.seqHigh = new Uint32Array(n);
+    this.seqLow = new Uint32Array(n);
+    this.groupSa = new Array<SaRuntime | null>(n).fill(null);
+    this.groupCount = new Uint32Array(n);
+    this.groupStart = new Uint32Array(n + 1);
+    this.index = new Uint32Array(n);
+  }
+
+  /**
+   * Decapsulates packets [from, to) of `v`, outer IP packets carrying ESP or ESP in UDP, arrived in SAD
+   * domain `domain`. Each delivered packet's offset and length become the inner IP packet's and `v.sa`
+   * its SA's id. `now` is the batch's clock reading in seconds. Returns how many were delivered.
+   */
+  decapsulate(v: PacketVector, from: number, to: number, now: number, domain = 0): number {
+    if (to - from > this.capacity)
+      throw new RangeError(`batch of ${to - from} exceeds capacity ${this.capacity}`);
+    const buf = v.buffer;
+    if (this.batch.buffer !== buf) this.batch = createPacketBatch(buf, this.capacity);
+    const batch = this.batch;
+    const epoch = ++this.epoch;
+    let groups = 0;
+
+    // Pass 1: parse, look up, check replay.
+    for (let i = from; i < to; i++) {
+      v.sa[i] = -1;
+      const sa = this.classify(v, i, domain, now);
+      if (sa === null) continue;
+      if (sa.batchEpoch !== epoch) {
+        sa.batchEpoch = epoch;
+        sa.batchSlot = groups;
+        this.groupSa[groups] = sa;
+        this.groupCount[groups] = 0;
+        groups++;
+      }
+      this.groupCount[sa.batchSlot]!++;
+    }
+
+    // Group by SA: counting sort into the crypto batch.
+    let k = 0;
+    for (let g = 0; g < groups; g++) {
+      this.groupStart[g] = k;
+      k += this.groupCount[g]!;
+      this.groupCount[g] = this.groupStart[g]!;
+    }
+    this.groupStart[groups] = k;
+    for (let i = from; i < to; i++) {
+      const sa = this.saOf[i];
+      if (sa === null || sa === undefined) continue;
+      const slot = this.groupCount[sa.batchSlot]!++;
+      batch.offset[slot] = this.espOffset[i]!;
+      batch.length[slot] = this.espLength[i]!;
+      batch.seqHigh[slot] = this.seqHigh[i]!;
+      this.index[slot] = i;
+    }
+    batch.count = k;
+
+    let delivered = 0;
+    for (let g = 0; g < groups; g++) {
+      const sa = this.groupSa[g]!;
+      const start = this.groupStart[g]!;
+      const end = this.groupStart[g + 1]!;
+      let engineFailed = false;
+      try {
+        sa.cipher.open(batch, start, end);
+      } catch {
+        engineFailed = true;
+      }
+      let packets = 0;
+      let bytes = 0;
+      for (let j = start; j < end; j++) {
+        const i = this.index[j]!;
+        this.saOf[i] = null;
+        const verdict = engineFailed ? DropReason.engineError : this.finish(sa, v, i, batch, j, now);
+        if (verdict !== VERDICT_FORWARD) {
+          this.drop(sa, v, i, verdict);
+          continue;
+        }
+        v.verdict[i] = VERDICT_FORWARD;
+        v.sa[i] = sa.id;
+        packets++;
+        bytes += this.packet.payloadLength;
+      }
+      const c = sa.counters;
+      c[CounterSlot.packets]! += packets;
+      c[CounterSlot.bytes]! += bytes;
+      this.totals[CounterSlot.packets]! += packets;
+      this.totals[CounterSlot.bytes]! += bytes;
+      delivered += packets;
+      sa.reportLifetime(now);
+      this.groupSa[g] = null;
+    }
+    return delivered;
+  }
+
+  /** Pass 1 for packet i: returns its SA when it may go to the engine, else records the drop. */
+  private classify(v: PacketVector, i: number, domain: number, now: number): SaRuntime | null {
+    const buf = v.buffer;
+    const o = v.offset[i]!;
+    const length = v.length[i]!;
+    this.saOf[i] = null;
+    if (length < 1 || o >= buf.length) return this.dropEarly(v, i, DropReason.truncated);
+    const version = buf[o]! >>> 4;
+    let protocol: number;
+    let l4: number;
+    let end: number;
+    let dst: number;
+    let src: number;
+    if (version === 4) {
+      const r = parseIpv4Header(buf, o, length, h4);
+      if (r !== WIRE_OK) return this.dropEarly(v, i, r);
+      if (h4.moreFragments || h4.fragmentOffset !== 0) return this.dropEarly(v, i, DropReason.fragment);
+      protocol = h4.protocol;
+      l4 = h4.payloadOffset;
+      end = o + h4.totalLength;
+      this.nextHeaderField[i] = o + 9;
+      src = o + 12;
+      dst = o + 16;
+    } else if (version === 6) {
+      let r = parseIpv6Header(buf, o, length, h6);
+      if (r !== WIRE_OK) return this.dropEarly(v, i, r);
+      end = o + 40 + h6.payloadLength;
+      r = walkIpv6Extensions(buf, o, end, chain);
+      if (r !== WIRE_OK) return this.dropEarly(v, i, r);
+      if (chain.fragmentHeaderOffset !== -1) return this.dropEarly(v, i, DropReason.fragment);
+      protocol = chain.upperProtocol;
+      l4 = chain.upperOffset;
+      this.nextHeaderField[i] = chain.nextHeaderFieldOffset;
+      src = o + 8;
+      dst = o + 24;
+    } else {
+      return this.dropEarly(v, i, DropReason.badVersion);
+    }
+    this.ipHeaderBytes[i] = l4 - o;
+
+    let esp = l4;
+    let espEnd = end;
+    if (protocol === IpProtocol.udp) {
+      let r = parseUdpHeader(buf, l4, end - l4, udp);
+      if (r !== WIRE_OK) return this.dropEarly(v, i, r);
+      r =
+        version === 4
+          ? verifyUdpChecksumIpv4(
+              buf,
+              l4,
+              udp.length,
+              ipv4PseudoHeaderSum(buf, o, IpProtocol.udp, udp.length),
+            )
+          : verifyUdpChecksumIpv6(
+              buf,
+              l4,
+              udp.length,
+              ipv6PseudoHeaderSum(buf, src, dst, IpProtocol.udp, udp.length),
+              true,
+            );
+      if (r !== WIRE_OK) return this.dropEarly(v, i, r);
+      esp = l4 + 8;
+      espEnd = l4 + udp.length;
+      const payload = espEnd - esp;
+      if (payload === 1 && buf[esp] === 0xff) return this.dropEarly(v, i, DropReason.natKeepalive);
+      if (payload >= 4 && readU32(buf, esp) === 0) {
+        if (this.ikeSink !== null) {
+          try {
+            this.ikeSink(buf, esp + 4, payload - 4, i);
+          } catch {
+            // The IKE side's failure is not the datapath's: the packet is accounted for either way.
+          }
+        }
+        return this.dropEarly(v, i, DropReason.ikeMarker);
+      }
+      this.udpOffset[i] = l4;
+    } else if (protocol === IpProtocol.esp) {
+      this.udpOffset[i] = 0;
+    } else {
+      return this.dropEarly(v, i, DropReason.unsupportedProtocol);
+    }
+    const espLength = espEnd - esp;
+    if (espLength < 8) return this.dropEarly(v, i, DropReason.runt);
+
+    const spi = readU32(buf, esp);
+    const sa = this.table.lookup(domain, spi, version, buf, dst, src);
+    if (sa === null) return this.dropEarly(v, i, this.table.lastMiss);
+    let verdict: number = VERDICT_FORWARD;
+    if (sa.destroyed) verdict = DropReason.noState;
+    else if (sa.lifetime.expired) verdict = DropReason.stateExpired;
+    else if (sa.encap !== (protocol === IpProtocol.udp)) verdict = DropReason.stateMismatch;
+    else if (espLength < sa.minimumOverhead) verdict = DropReason.runt;
+    else if ((espLength - sa.espHeaderBytes - sa.icvBytes) % sa.alignBytes !== 0 && sa.alignBytes > 4) {
+      verdict = DropReason.badTotalLength;
+    }
+    if (verdict !== VERDICT_FORWARD) return this.dropFor(sa, v, i, verdict);
+    sa.lifetime.checkTime(now);
+    if (sa.lifetime.expired) return this.dropFor(sa, v, i, DropReason.stateExpired);
+
+    const seqLow = readU32(buf, esp + 4);
+    const replay = sa.replay!;
+    let seqHigh = 0;
+    if (sa.esn) {
+      seqHigh = inferSequenceHigh(replay.topHigh, replay.topLow, replay.size, seqLow);
+      if (seqHigh < 0) return this.dropFor(sa, v, i, DropReason.outsideWindow);
+    }
+    const check = replay.check(seqHigh, seqLow);
+    if (check !== ReplayCheck.ok) {
+      return this.dropFor(
+        sa,
+        v,
+        i,
+        check === ReplayCheck.replay ? DropReason.replay : DropReason.outsideWindow,
+      );
+    }
+    this.saOf[i] = sa;
+    this.espOffset[i] = esp;
+    this.espLength[i] = espLength;
+    this.seqHigh[i] = seqHigh;
+    this.seqLow[i] = seqLow;
+    return sa;
+  }
+
+  /** Pass 2 for packet i (crypto entry j): returns VERDICT_FORWARD with the inner packet placed, or why not. */
+  private finish(
+    sa: SaRuntime,
+    v: PacketVector,
+    i: number,
+    batch: PacketBatch,
+    j: number,
+    now: number,
+  ): number {
+    const status = batch.status[j]!;
+    if (status !== CryptoStatus.ok) {
+      return status === CryptoStatus.authFailed
+        ? DropReason.icvFailure
+        : status === CryptoStatus.badLength
+          ? DropReason.runt
+          : DropReason.badDescriptor;
+    }
+    const buf = v.buffer;
+    const esp = batch.offset[j]!;
+    const payloadEnd = esp + batch.length[j]! - sa.icvBytes;
+    const padLength = buf[payloadEnd - 2]!;
+    const nextHeader = buf[payloadEnd - 1]!;
+    const dataOffset = esp + sa.espHeaderBytes;
+    const dataLength = payloadEnd - 2 - padLength - dataOffset;
+    if (dataLength < 0 || !paddingValid(buf, payloadEnd - 2, padLength)) return DropReason.badPadding;
+
+    const seqHigh = batch.seqHigh[j]!;
+    const seqLow = this.seqLow[i]!;
+    const commit = sa.replay!.commit(seqHigh, seqLow);
+    if (commit !== ReplayCheck.ok)
+      return commit === ReplayCheck.replay ? DropReason.replay : DropReason.outsideWindow;
+    if (!sa.lifetime.admit(dataLength)) return DropReason.stateExpired;
+
+    const o = v.offset[i]!;
+    const udpAt = this.udpOffset[i]!;
+    if (udpAt !== 0 && natMappingChanged(sa, buf, o, udpAt)) {
+      followNatMapping(sa, buf, o, udpAt, seqHigh, seqLow, now);
+    }
+    if (nextHeader === IpProtocol.noNextHeader) return DropReason.dummyPacket;
+
+    const p = this.packet;
+    p.outerOffset = o;
+    p.ipHeaderBytes = this.ipHeaderBytes[i]!;
+    p.nextHeaderField = this.nextHeaderField[i]!;
+    p.udp = udpAt !== 0;
+    p.roomStart = v.start[i]!;
+    p.payloadOffset = dataOffset;
+    p.payloadLength = dataLength;
+    p.nextHeader = nextHeader;
+    if (buf[o]! >>> 4 === 4) {
+      const tos = buf[o + 1]!;
+      p.outerVersion = 4;
+      p.outerDscp = tos >>> 2;
+      p.outerEcn = tos & 3;
+      p.outerTtl = buf[o + 8]!;
+      p.outerIdentification = readU16(buf, o + 4);
+      p.outerDontFragment = (buf[o + 6]! & 0x40) !== 0;
+      p.outerFlowLabel = 0;
+    } else {
+      const tc = ((buf[o]! & 0x0f) << 4) | (buf[o + 1]! >>> 4);
+      p.outerVersion = 6;
+      p.outerDscp = tc >>> 2;
+      p.outerEcn = tc & 3;
+      p.outerTtl = buf[o + 7]!;
+      p.outerIdentification = 0;
+      p.outerDontFragment = true;
+      p.outerFlowLabel = ((buf[o + 1]! & 0x0f) << 16) | readU16(buf, o + 2);
+    }
+    const verdict = sa.mode.deliverInbound(sa, buf, p);
+    if (verdict !== VERDICT_FORWARD) return verdict;
+    v.offset[i] = p.resultOffset;
+    v.length[i] = p.resultLength;
+    return VERDICT_FORWARD;
+  }
+
+  private dropEarly(v: PacketVector, i: number, reason: number): null {
+    v.verdict[i] = reason;
+    countDrop(this.totals, reason);
+    return null;
+  }
+
+  private dropFor(sa: SaRuntime, v: PacketVector, i: number, reason: number): null {
+    v.verdict[i] = reason;
+    countDrop(sa.counters, reason);
+    countDrop(this.totals, reason);
+    return null;
+  }
+
+  private drop(sa: SaRuntime, v: PacketVector, i: number, reason: number): void {
+    this.dropFor(sa, v, i, reason);
+  }
+}

@@ -1,0 +1,299 @@
+import { type CipherSpec, cipherGeometry, createSaCipher, type SaCipher } from '@espresso/crypto';
+import {
+  createIpv4Header,
+  createIpv6Header,
+  formatIpAddress,
+  type IpAddress,
+  type Ipv4Fields,
+  type Ipv6Fields,
+} from '@espresso/wire';
+import { SaLifetime } from './lifetime.ts';
+import type { EspMode } from './modes/mode.ts';
+import { espModeFor } from './modes/registry.ts';
+import { ReplayWindow } from './replay-window.ts';
+import type { SaConfig } from './sa-config.ts';
+import { parseSaConfig } from './sa-config-validate.ts';
+import { type CounterBlock, createCounterBlock } from './sa-counters.ts';
+import { ignoreSaEvents, type SaEventSink } from './sa-events.ts';
+import { resolveValidSaConfig, type SaParameters, zeroSaParameters } from './sa-parameters.ts';
+import { OutboundSequence } from './sequence.ts';
+
+/** How an outbound SA fills the IV field, chosen once at install. */
+export const IvKind = {
+  /** The 64-bit sequence number (RFC 4106 §3.1 and its siblings: unique per key, which is all they need). */
+  sequence: 0,
+  /** Random bytes from the worker's pool: AES-CBC needs an unpredictable IV (RFC 3602 §2.4). */
+  random: 1,
+  /** No IV on the wire: null encryption, or an RFC 8750 implicit IV. */
+  none: 2,
+  /** A caller-supplied writer: published vectors with fixed IVs. */
+  custom: 3,
+} as const;
+export type IvKind = (typeof IvKind)[keyof typeof IvKind];
+
+export type IvWriter = (
+  buf: Uint8Array,
+  offset: number,
+  ivBytes: number,
+  seqHigh: number,
+  seqLow: number,
+) => void;
+
+export interface SaRuntimeOptions {
+  /** Identifies the SA in events and statistics; the control plane assigns it. */
+  readonly id?: number;
+  /** Clock reading in seconds when the SA was added (its add-time lifetime starts here). */
+  readonly now?: number;
+  readonly events?: SaEventSink;
+  /** Storage for this SA's counters (e.g. a view into shared memory); a fresh block otherwise. */
+  readonly counters?: Float64Array;
+  /** A prebuilt crypto context instead of one from the registry; the runtime owns and destroys it. */
+  readonly cipher?: SaCipher;
+  /** Fixed IVs for known-answer tests; production SAs never set this. */
+  readonly ivWriter?: IvWriter;
+  /** First outer IPv4 identification; random otherwise. */
+  readonly firstIdentification?: number;
+}
+
+const SA_ACTIVE = 0;
+const SA_DESTROYED = 1;
+
+/**
+ * The hot half of an SA (VPP's `ipsec_sa_t`): everything the per-packet path reads, computed once when
+ * the SA is installed on the worker that owns it (DESIGN invariant 1): crypto context, header and
+ * trailer geometry, the outer header template, the sequence counter or the replay window, lifetimes
+ * and counters. Owned by one worker: no field is shared between threads except the counters' storage.
+ */
+export class SaRuntime {
+  readonly id: number;
+  readonly spi: number;
+  readonly direction: 'in' | 'out';
+  readonly domain: number;
+  readonly mode: EspMode;
+  readonly params: SaParameters;
+  readonly spec: CipherSpec;
+  readonly cipher: SaCipher;
+
+  readonly ivBytes: number;
+  readonly ivKind: IvKind;
+  readonly ivWriter: IvWriter | null;
+  /** Payload + trailer must be a multiple of this (4, or 16 for AES-CBC). */
+  readonly alignBytes: number;
+  readonly icvBytes: number;
+  /** SPI + sequence + IV. */
+  readonly espHeaderBytes: number;
+  /** Header + IV + pad length + next header + ICV: the least an ESP packet adds. */
+  readonly minimumOverhead: number;
+  readonly esn: boolean;
+
+  readonly sequence: OutboundSequence | null;
+  readonly replay: ReplayWindow | null;
+  readonly lifetime: SaLifetime;
+  readonly counters: CounterBlock;
+  readonly events: SaEventSink;
+
+  /** Outer header (tunnel, BEET, dummy packets) written from these; the peer's address may move (NAT, MIGRATE). */
+  readonly outerVersion: 4 | 6;
+  readonly outerIpBytes: number;
+  readonly outer4: Ipv4Fields;
+  readonly outer6: Ipv6Fields;
+  /** Local and peer address as four words (IPv4 in word 3), for inbound matching. */
+  readonly localWords: Uint32Array;
+  readonly peerWords: Uint32Array;
+  readonly matchSource: boolean;
+  readonly encap: boolean;
+  readonly udpBytes: number;
+  /** UDP ports of this SA's packets on the wire (Linux `encap_sport`/`encap_dport`). */
+  encapSourcePort: number;
+  encapDestinationPort: number;
+  identification: number;
+
+  readonly tfcPadTo: number;
+  /** -1 copies the inner DSCP. */
+  readonly dscp: number;
+  readonly ecnNormal: boolean;
+  /** 0 copy, 1 set, 2 clear. */
+  readonly df: 0 | 1 | 2;
+  readonly flowLabelCopy: boolean;
+  readonly ttl: number;
+
+  /** BEET inner addresses (words), or null. */
+  readonly beetVersion: 4 | 6;
+  readonly beetLocal: Uint32Array;
+  readonly beetRemote: Uint32Array;
+
+  /** Inbound batch grouping: which batch last saw this SA, and its slot there. */
+  batchEpoch = -1;
+  batchSlot = 0;
+  private state = SA_ACTIVE;
+  private overflowReported = false;
+
+  constructor(params: SaParameters, cipher: SaCipher, options: SaRuntimeOptions = {}) {
+    this.params = params;
+    this.id = options.id ?? 0;
+    this.spi = params.spi;
+    this.direction = params.direction;
+    this.domain = params.domain;
+    this.mode = espModeFor(params.mode);
+    this.spec = params.cipherSpec;
+    this.cipher = cipher;
+    const g = cipherGeometry(this.spec);
+    this.ivBytes = g.ivBytes;
+    this.icvBytes = g.icvBytes;
+    this.alignBytes = Math.max(4, g.blockBytes);
+    this.espHeaderBytes = 8 + g.ivBytes;
+    this.minimumOverhead = this.espHeaderBytes + 2 + this.icvBytes;
+    this.esn = this.spec.esn;
+    this.ivWriter = options.ivWriter ?? null;
+    this.ivKind =
+      this.ivWriter !== null
+        ? IvKind.custom
+        : g.ivBytes === 0
+          ? IvKind.none
+          : this.spec.encryption === 'aes-cbc'
+            ? IvKind.random
+            : IvKind.sequence;
+
+    const now = options.now ?? 0;
+    this.sequence =
+      params.direction === 'out' ? new OutboundSequence(params.initialSequence, this.esn) : null;
+    this.replay =
+      params.direction === 'in'
+        ? new ReplayWindow(
+            params.replayWindow,
+            Number(params.initialReplayTop >> 32n),
+            Number(params.initialReplayTop & 0xffffffffn),
+          )
+        : null;
+    this.lifetime = new SaLifetime(params.soft, params.hard, now);
+    this.counters = createCounterBlock(options.counters);
+    this.events = options.events ?? ignoreSaEvents;
+
+    this.outerVersion = params.local.version;
+    this.outerIpBytes = this.outerVersion === 4 ? 20 : 40;
+    this.localWords = Uint32Array.from(params.local.words);
+    this.peerWords = Uint32Array.from(params.remote.words);
+    this.matchSource = params.matchSource;
+    this.encap = params.encap !== null;
+    this.udpBytes = this.encap ? 8 : 0;
+    this.encapSourcePort = params.encap?.sourcePort ?? 0;
+    this.encapDestinationPort = params.encap?.destinationPort ?? 0;
+    this.identification = (options.firstIdentification ?? Math.floor(Math.random() * 0x10000)) & 0xffff;
+
+    this.tfcPadTo = params.tfcPadTo;
+    this.dscp = params.dscp;
+    this.ecnNormal = params.ecn === 'normal';
+    this.df = params.df === 'copy' ? 0 : params.df === 'set' ? 1 : 2;
+    this.flowLabelCopy = params.flowLabel === 'copy';
+    this.ttl = params.ttl;
+
+    const out4 = createIpv4Header();
+    const out6 = createIpv6Header();
+    this.outer4 = out4;
+    this.outer6 = out6;
+    this.setOuterAddresses();
+
+    this.beetVersion = params.beet?.innerLocal.version ?? 4;
+    this.beetLocal = Uint32Array.from(params.beet?.innerLocal.words ?? [0, 0, 0, 0]);
+    this.beetRemote = Uint32Array.from(params.beet?.innerRemote.words ?? [0, 0, 0, 0]);
+  }
+
+  get active(): boolean {
+    return this.state === SA_ACTIVE && !this.lifetime.expired;
+  }
+
+  get destroyed(): boolean {
+    return this.state === SA_DESTROYED;
+  }
+
+  /**
+   * The peer moved (MOBIKE, XFRM_MSG_MIGRATE, or a NAT mapping change seen inbound): later packets go
+   * to, or are expected from, this address and UDP port. The address family cannot change.
+   */
+  updatePeer(address: IpAddress, port?: number): void {
+    if (address.version !== this.outerVersion) throw new RangeError('the peer address family cannot change');
+    this.peerWords.set(address.words);
+    if (port !== undefined && this.encap) {
+      if (this.direction === 'out') this.encapDestinationPort = port;
+      else this.encapSourcePort = port;
+    }
+    this.setOuterAddresses();
+  }
+
+  /** The peer as text, for events. */
+  peerText(): string {
+    return formatIpAddress({ version: this.outerVersion, words: this.peerWords });
+  }
+
+  /** Checks time lifetimes now (a worker calls this on a timer for idle SAs) and raises due events. */
+  pollExpiry(now: number): void {
+    this.lifetime.checkTime(now);
+    this.reportLifetime(now);
+  }
+
+  /** Raises the soft and hard expiry events that the last batch made due. */
+  reportLifetime(now: number): void {
+    const soft = this.lifetime.takeSoft();
+    if (soft !== null) {
+      this.events.emit({
+        type: 'soft-expire',
+        saId: this.id,
+        spi: this.spi,
+        direction: this.direction,
+        limit: soft,
+        at: now,
+      });
+    }
+    const hard = this.lifetime.takeHard();
+    if (hard !== null) {
+      this.events.emit({
+        type: 'hard-expire',
+        saId: this.id,
+        spi: this.spi,
+        direction: this.direction,
+        limit: hard,
+        at: now,
+      });
+    }
+  }
+
+  /** Raised once, when the outbound sequence space is used up. */
+  reportSequenceOverflow(now: number): void {
+    if (this.overflowReported) return;
+    this.overflowReported = true;
+    this.events.emit({ type: 'sequence-overflow', saId: this.id, spi: this.spi, direction: 'out', at: now });
+  }
+
+  /** Zeroes and frees the crypto context; the SA drops everything afterwards. */
+  destroy(): void {
+    if (this.state === SA_DESTROYED) return;
+    this.state = SA_DESTROYED;
+    this.cipher.destroy();
+  }
+
+  private setOuterAddresses(): void {
+    const outbound = this.direction === 'out';
+    const src = outbound ? this.localWords : this.peerWords;
+    const dst = outbound ? this.peerWords : this.localWords;
+    this.outer4.src = src[3]!;
+    this.outer4.dst = dst[3]!;
+    this.outer6.src.set(src);
+    this.outer6.dst.set(dst);
+  }
+}
+
+/**
+ * Builds the runtime of an SA from its configuration: validates it (throwing `SaConfigError` with the
+ * field paths), derives the CipherSpec and keys, asks the crypto registry for a context on the chosen
+ * engine, and zeroes the key copies it made. `config` may be unvalidated JSON.
+ */
+export function createSaRuntime(config: unknown, options: SaRuntimeOptions = {}): SaRuntime {
+  const valid: SaConfig = parseSaConfig(config);
+  const params = resolveValidSaConfig(valid);
+  try {
+    const cipher = options.cipher ?? createSaCipher(params.cipherSpec, params.keys, params.engine);
+    return new SaRuntime(params, cipher, options);
+  } finally {
+    zeroSaParameters(params);
+  }
+}
