@@ -1,0 +1,75 @@
+import type { TSchema } from 'typebox';
+import { Value } from 'typebox/value';
+import { type FieldError, pointerSegment } from './errors.ts';
+
+interface RawError {
+  readonly keyword: string;
+  readonly schemaPath: string;
+  readonly instancePath: string;
+  readonly params: Record<string, unknown>;
+  readonly message: string;
+}
+
+/**
+ * Structural errors of `value` against `schema`, one per field, paths prefixed with `basePath`.
+ * JSON Schema validators report every failed branch of a union; an operator wants one line per field,
+ * so a union that failed as a whole becomes "must be one of ..." and a union whose object branch matched
+ * the shape keeps only the errors inside that object.
+ */
+export function schemaErrors(schema: TSchema, value: unknown, basePath = ''): FieldError[] {
+  const raw = Value.Errors(schema, value) as unknown as readonly RawError[];
+  const consumed = new Set<RawError>();
+  const out: { path: string; message: string }[] = [];
+
+  const unions = raw
+    .filter((e) => e.keyword === 'anyOf')
+    .sort((a, b) => a.schemaPath.length - b.schemaPath.length);
+  for (const union of unions) {
+    if (consumed.has(union)) continue;
+    consumed.add(union);
+    const branchPrefix = `${union.schemaPath}/anyOf/`;
+    const branches = raw.filter((e) => e !== union && e.schemaPath.startsWith(branchPrefix));
+    const deeper = branches.filter((e) => e.instancePath.startsWith(`${union.instancePath}/`));
+    for (const e of branches) {
+      if (e.instancePath === union.instancePath) consumed.add(e);
+    }
+    if (deeper.length > 0) continue;
+    const constants: string[] = [];
+    const others: string[] = [];
+    for (const e of branches) {
+      if (e.keyword === 'anyOf') continue;
+      if (e.keyword === 'const') constants.push(JSON.stringify(e.params.allowedValue));
+      else if (e.keyword === 'type') others.push(`a value of type ${String(e.params.type)}`);
+      else others.push(`a value that ${e.message.replace(/^must /, 'is ')}`);
+    }
+    const choices = [...new Set(others)];
+    if (constants.length > 0) choices.push(`one of ${constants.join(', ')}`);
+    out.push({ path: union.instancePath, message: `must be ${choices.join(', or ')}` });
+  }
+
+  for (const e of raw) {
+    if (consumed.has(e)) continue;
+    if (e.keyword === 'boolean') continue;
+    if (e.keyword === 'required') {
+      for (const name of (e.params.requiredProperties as string[] | undefined) ?? []) {
+        out.push({ path: `${e.instancePath}/${pointerSegment(name)}`, message: 'is required' });
+      }
+    } else if (e.keyword === 'additionalProperties') {
+      for (const name of (e.params.additionalProperties as string[] | undefined) ?? []) {
+        out.push({ path: `${e.instancePath}/${pointerSegment(name)}`, message: 'is not a known field' });
+      }
+    } else {
+      out.push({ path: e.instancePath, message: e.message });
+    }
+  }
+
+  const seen = new Set<string>();
+  const result: FieldError[] = [];
+  for (const e of out) {
+    const key = `${e.path}\n${e.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    result.push({ path: basePath + e.path, message: e.message });
+  }
+  return result;
+}

@@ -1,0 +1,99 @@
+import { ENTRY_STRIDE, F } from './box.ts';
+import { DEFAULT_MAX_ENTRIES, decorrelate } from './decorrelate.ts';
+import { SpdError, SpdErrorCode } from './errors.ts';
+import { DEFAULT_ACTIONS, type DefaultActions, orderPolicies, type Policy } from './policy.ts';
+
+/**
+ * A compiled SPD: immutable, versioned. `policies` is the ordered SPD (first match wins), `entries` its
+ * decorrelated form (ENTRY_STRIDE words each, see box.ts), which is all a worker needs to rebuild a
+ * lookup. Treat the typed array as read-only: workers may share its memory.
+ */
+export interface SpdSnapshot {
+  readonly version: number;
+  readonly defaults: DefaultActions;
+  readonly policies: readonly Policy[];
+  readonly entries: Uint32Array;
+  readonly entryCount: number;
+}
+
+export interface CompileOptions {
+  readonly defaults?: DefaultActions;
+  /** Refuse SPDs whose decorrelated form needs more entries than this. */
+  readonly maxEntries?: number;
+}
+
+/** Orders the policies (priority, then given order), decorrelates them and freezes the result. */
+export function compileSpd(
+  policies: readonly Policy[],
+  version: number,
+  options: CompileOptions = {},
+): SpdSnapshot {
+  const ordered = orderPolicies(policies);
+  const { entries, count } = decorrelate(ordered, options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+  return Object.freeze({
+    version,
+    defaults: Object.freeze({ ...(options.defaults ?? DEFAULT_ACTIONS) }),
+    policies: Object.freeze(ordered),
+    entries,
+    entryCount: count,
+  });
+}
+
+/**
+ * What crosses to a worker (postMessage): plain objects and one typed array. With `shared`, the entries
+ * live in a SharedArrayBuffer, so one copy serves every worker; otherwise each call copies them, and the
+ * copy's buffer may go in the transfer list.
+ */
+export interface SpdTransfer {
+  readonly kind: 'espresso-spd-snapshot';
+  readonly version: number;
+  readonly defaults: DefaultActions;
+  readonly policies: readonly Policy[];
+  readonly entries: Uint32Array;
+  readonly entryCount: number;
+}
+
+export function toTransfer(
+  snapshot: SpdSnapshot,
+  options: { shared?: boolean } = {},
+): { message: SpdTransfer; transferList: ArrayBuffer[] } {
+  const bytes = snapshot.entryCount * ENTRY_STRIDE * 4;
+  const entries = options.shared
+    ? new Uint32Array(new SharedArrayBuffer(bytes))
+    : new Uint32Array(new ArrayBuffer(bytes));
+  entries.set(snapshot.entries.subarray(0, snapshot.entryCount * ENTRY_STRIDE));
+  const message: SpdTransfer = {
+    kind: 'espresso-spd-snapshot',
+    version: snapshot.version,
+    defaults: snapshot.defaults,
+    policies: snapshot.policies,
+    entries,
+    entryCount: snapshot.entryCount,
+  };
+  return { message, transferList: options.shared ? [] : [entries.buffer as ArrayBuffer] };
+}
+
+/** Rebuilds a snapshot from a received transfer, checking the parts a bad message could get wrong. */
+export function fromTransfer(message: unknown): SpdSnapshot {
+  const m = message as Partial<SpdTransfer> | null;
+  const bad = (what: string) =>
+    new SpdError(SpdErrorCode.invalid, [{ path: `/${what}`, message: 'is malformed' }]);
+  if (m === null || typeof m !== 'object' || m.kind !== 'espresso-spd-snapshot') throw bad('kind');
+  if (typeof m.version !== 'number') throw bad('version');
+  if (!(m.entries instanceof Uint32Array)) throw bad('entries');
+  if (typeof m.entryCount !== 'number' || m.entries.length < m.entryCount * ENTRY_STRIDE)
+    throw bad('entryCount');
+  if (!Array.isArray(m.policies)) throw bad('policies');
+  if (m.defaults === undefined) throw bad('defaults');
+  const policyCount = m.policies.length;
+  for (let i = 0; i < m.entryCount; i++) {
+    if ((m.entries[i * ENTRY_STRIDE + F.policy] ?? policyCount) >= policyCount) throw bad('entries');
+  }
+  return Object.freeze({
+    version: m.version,
+    defaults: Object.freeze({ ...m.defaults }),
+    policies: Object.freeze([...m.policies]),
+    entries: m.entries,
+    entryCount: m.entryCount,
+  });
+}
