@@ -3,7 +3,7 @@ import { readAddressWords, readU16, readU32 } from './bytes.ts';
 import type { FlowKey } from './flow-key.ts';
 import { IPV4_MIN_HEADER_LENGTH } from './ipv4.ts';
 import { IPV6_HEADER_LENGTH } from './ipv6.ts';
-import { createIpv6ExtensionChain, walkIpv6Extensions } from './ipv6-extensions.ts';
+import { createIpv6ExtensionChain, isIpv6ExtensionHeader, walkIpv6Extensions } from './ipv6-extensions.ts';
 import { IpProtocol } from './protocol-numbers.ts';
 import { WIRE_OK, type WireResult } from './wire-result.ts';
 
@@ -63,20 +63,28 @@ function extractIpv6(buf: Uint8Array, offset: number, available: number, key: Fl
   if (available < IPV6_HEADER_LENGTH) return DropReason.truncated;
   const end = offset + IPV6_HEADER_LENGTH + readU16(buf, offset + 4);
   if (end > offset + available) return DropReason.badTotalLength;
-  const result = walkIpv6Extensions(buf, offset, end, chain);
-  if (result !== WIRE_OK) return result;
-  const protocol = chain.upperProtocol;
+  let protocol = buf[offset + 6]!;
+  let upperOffset = offset + IPV6_HEADER_LENGTH;
+  let nonFirstFragment = false;
+  // Most packets carry no extension header: skip the walk and its bookkeeping for them.
+  if (isIpv6ExtensionHeader(protocol)) {
+    const result = walkIpv6Extensions(buf, offset, end, chain);
+    if (result !== WIRE_OK) return result;
+    protocol = chain.upperProtocol;
+    upperOffset = chain.upperOffset;
+    nonFirstFragment = chain.fragmentHeaderOffset !== -1 && chain.fragmentOffset !== 0;
+  }
   key.version = 6;
   key.protocol = protocol;
   key.dscp = (readU16(buf, offset) >>> 6) & 0x3f;
   readAddressWords(buf, offset + 8, key.src);
   readAddressWords(buf, offset + 24, key.dst);
-  if (chain.fragmentHeaderOffset !== -1 && chain.fragmentOffset !== 0) {
+  if (nonFirstFragment) {
     key.srcPort = 0;
     key.dstPort = 0;
     return WIRE_OK;
   }
-  return extractPorts(buf, protocol, chain.upperOffset, end, key);
+  return extractPorts(buf, protocol, upperOffset, end, key);
 }
 
 function extractPorts(buf: Uint8Array, protocol: number, at: number, end: number, key: FlowKey): WireResult {

@@ -1,6 +1,6 @@
 import { DropReason } from '@espresso/counters';
 import { readU16, readU32, writeU16, writeU32 } from './bytes.ts';
-import { adjustChecksum, checksumVerifies, foldChecksum, onesComplementSum } from './checksum.ts';
+import { adjustChecksum, foldChecksum, onesComplementSum } from './checksum.ts';
 import { WIRE_OK, type WireResult } from './wire-result.ts';
 
 export const IPV4_MIN_HEADER_LENGTH = 20;
@@ -84,7 +84,9 @@ export function parseIpv4Header(
   ) {
     return DropReason.badHeaderLength;
   }
-  if (verifyChecksum && !checksumVerifies(buf, offset, headerLength)) return DropReason.badChecksum;
+  if (verifyChecksum && foldChecksum(ipv4HeaderSum(buf, offset, headerLength)) !== 0xffff) {
+    return DropReason.badChecksum;
+  }
 
   const tos = buf[offset + 1]!;
   const flagsFragment = readU16(buf, offset + 6);
@@ -173,8 +175,26 @@ export function writeIpv4Header(
 
 /** The header checksum for the header at `offset`, whatever its checksum field holds now. */
 export function ipv4HeaderChecksum(buf: Uint8Array, offset: number, headerLength: number): number {
-  const sum = onesComplementSum(buf, offset + 12, headerLength - 12, onesComplementSum(buf, offset, 10));
-  return ~foldChecksum(sum) & 0xffff;
+  return ~foldChecksum(ipv4HeaderSum(buf, offset, headerLength) - readU16(buf, offset + 10)) & 0xffff;
+}
+
+/** The running sum of a header, checksum field included: the fixed 20 bytes unrolled, then options. */
+function ipv4HeaderSum(buf: Uint8Array, offset: number, headerLength: number): number {
+  const o = offset;
+  const sum =
+    ((buf[o]! << 8) | buf[o + 1]!) +
+    ((buf[o + 2]! << 8) | buf[o + 3]!) +
+    ((buf[o + 4]! << 8) | buf[o + 5]!) +
+    ((buf[o + 6]! << 8) | buf[o + 7]!) +
+    ((buf[o + 8]! << 8) | buf[o + 9]!) +
+    ((buf[o + 10]! << 8) | buf[o + 11]!) +
+    ((buf[o + 12]! << 8) | buf[o + 13]!) +
+    ((buf[o + 14]! << 8) | buf[o + 15]!) +
+    ((buf[o + 16]! << 8) | buf[o + 17]!) +
+    ((buf[o + 18]! << 8) | buf[o + 19]!);
+  return headerLength > IPV4_MIN_HEADER_LENGTH
+    ? onesComplementSum(buf, o + IPV4_MIN_HEADER_LENGTH, headerLength - IPV4_MIN_HEADER_LENGTH, sum)
+    : sum;
 }
 
 function replaceWord(buf: Uint8Array, offset: number, wordOffset: number, newWord: number): void {
