@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { type TSchema, Type } from 'typebox';
 import { Problem, problemContentType } from './problem.ts';
 import { defineRoute, type RouteResponse } from './route.ts';
 import { ConfigApplied, ConfigDocument, ConfigValidation } from './schemas/config.ts';
@@ -54,8 +54,7 @@ const problem = (description: string): RouteResponse => ({
   schema: Problem,
   contentType: problemContentType,
 });
-const ok = (description: string, schema: RouteResponse['schema']): RouteResponse =>
-  schema === undefined ? { description } : { description, schema };
+const ok = <S extends TSchema>(description: string, schema: S) => ({ description, schema });
 
 const badRequest = problem('the request is malformed: `errors` names each field');
 const notFound = problem('no such resource');

@@ -1,4 +1,4 @@
-import type { SaBinding, SaKeys } from './sa-record.ts';
+import type { GroupResourceKind, SaBinding, SaKeys } from './sa-record.ts';
 
 /**
  * The seam between the control plane and whatever forwards packets: an in-process datapath today, the
@@ -38,6 +38,8 @@ export interface SaInstallMessage<C> extends Versioned {
   readonly keys: SaKeys;
   readonly reqid: number | null;
   readonly binding: SaBinding | null;
+  /** What the binding's resource is: a worker index or a DSCP class (null without a binding). */
+  readonly resourceKind: GroupResourceKind | null;
 }
 
 export interface SaUpdateMessage<C> extends Versioned {
@@ -121,11 +123,11 @@ export interface DatapathStats {
 /** What the datapath reports on its own: things that happen to packets. */
 export type DatapathEvent =
   | {
-      readonly type: 'acquire';
+      /** A packet hit a trap policy and found no SA: the control plane decides whether to raise an ACQUIRE. */
+      readonly type: 'policy-miss';
       readonly policy: string;
-      /** The packet's selector fields (PFP) or the policy's own selector. */
-      readonly selector: Readonly<Record<string, unknown>>;
-      readonly pfp: boolean;
+      /** The packet's selector fields (the SPD package's PacketSelectors). */
+      readonly packet: Readonly<Record<string, unknown>>;
     }
   | { readonly type: 'sequence-overflow'; readonly sa: string }
   | {

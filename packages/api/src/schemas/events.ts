@@ -29,7 +29,7 @@ export const EspressoEvent = Type.Object(
   {
     id: Type.Integer({ minimum: 1, description: 'increases by one per event; the SSE id' }),
     time: Time,
-    type: Type.Union(eventTypes.map((t) => Type.Literal(t))),
+    type: Type.Enum(eventTypes),
     data: Type.Record(Type.String(), Type.Unknown()),
   },
   { additionalProperties: false },
