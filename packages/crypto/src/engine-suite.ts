@@ -24,6 +24,12 @@ export interface EngineContractOptions {
   readonly reference?: CryptoEngine;
   /** fast-check runs per spec for the agreement property (default 30). */
   readonly numRuns?: number;
+  /**
+   * The engine keeps its key material in typed-array fields of the cipher object (named *key*, *nonce*,
+   * xk...): check they hold something before destroy() and only zeros after. Off for engines whose
+   * keys live outside JavaScript (a native addon checks its own).
+   */
+  readonly keyFieldsInJs?: boolean;
 }
 
 /**
@@ -62,7 +68,9 @@ export function describeEngineContract(engine: CryptoEngine, options: EngineCont
     });
     describe('lifecycle', () => {
       for (const spec of representativeSpecs(specs)) {
-        it(cipherSpecVariantName(spec), () => checkLifecycle(engine, reference, spec));
+        it(cipherSpecVariantName(spec), () =>
+          checkLifecycle(engine, reference, spec, options.keyFieldsInJs === true),
+        );
       }
     });
   });
@@ -529,7 +537,20 @@ function bytesWhere(b: PacketBatch, plain: PacketBatch, k: number): Uint8Array {
   return b.buffer.subarray(o, o + plain.length[k]!);
 }
 
-function checkLifecycle(engine: CryptoEngine, reference: CryptoEngine, spec: CipherSpec): void {
+/** Typed arrays among the cipher's own fields whose names say they hold key material. */
+function keyFields(cipher: SaCipher): [string, Uint8Array | Uint32Array][] {
+  return Object.entries(cipher).filter(
+    (e): e is [string, Uint8Array | Uint32Array] =>
+      /key|nonce|^xk/i.test(e[0]) && (e[1] instanceof Uint8Array || e[1] instanceof Uint32Array),
+  );
+}
+
+function checkLifecycle(
+  engine: CryptoEngine,
+  reference: CryptoEngine,
+  spec: CipherSpec,
+  keyFieldsInJs: boolean,
+): void {
   const keys = keysFor(spec, 7);
   const plain = layOutPackets(spec, samplePackets(spec, 2, 100, 8));
   const want = copyBatch(plain);
@@ -545,7 +566,19 @@ function checkLifecycle(engine: CryptoEngine, reference: CryptoEngine, spec: Cip
   cipher.seal(got, 0, got.count);
   assert.equal(hex(got.buffer), hex(want.buffer));
 
+  const fields = keyFields(cipher);
+  // Integrity-only specs may keep their keyed HMAC state in hash objects rather than typed arrays.
+  if (keyFieldsInJs && encryptionKeyBytes(spec) > 0) {
+    const held = fields.filter(([, a]) => a.some((x) => x !== 0));
+    assert.ok(held.length > 0, `no key material found in the cipher's fields (${fields.map((f) => f[0])})`);
+  }
   cipher.destroy();
+  if (keyFieldsInJs)
+    for (const [name, a] of fields)
+      assert.ok(
+        a.every((x) => x === 0),
+        `${name} not zeroed`,
+      );
   expectConfigError(() => cipher.seal(copyBatch(plain), 0, 1), CryptoErrorCode.cipherDestroyed);
   expectConfigError(() => cipher.open(copyBatch(want), 0, 1), CryptoErrorCode.cipherDestroyed);
   cipher.destroy();

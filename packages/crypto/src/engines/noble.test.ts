@@ -1,4 +1,4 @@
 import { describeEngineContract } from '../engine-suite.ts';
 import { nobleEngine } from './noble.ts';
 
-describeEngineContract(nobleEngine);
+describeEngineContract(nobleEngine, { keyFieldsInJs: true });

@@ -1,4 +1,4 @@
 import { describeEngineContract } from '../engine-suite.ts';
 import { nodeEngine } from './node.ts';
 
-describeEngineContract(nodeEngine);
+describeEngineContract(nodeEngine, { keyFieldsInJs: true });

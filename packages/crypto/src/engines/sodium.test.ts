@@ -1,4 +1,4 @@
 import { describeEngineContract } from '../engine-suite.ts';
 import { sodiumEngine } from './sodium.ts';
 
-describeEngineContract(sodiumEngine);
+describeEngineContract(sodiumEngine, { keyFieldsInJs: true });
