@@ -31,9 +31,11 @@ if (run.status === 0) {
   );
 } else {
   const lines = output.split('\n').map((l) => l.trim());
+  // The most telling line: a compiler error, gyp's own complaint, then node-gyp's summary.
   const cause =
-    lines.find((l) => /error:/i.test(l) && !/^gyp (ERR|info)/.test(l)) ??
-    lines.find((l) => /^gyp ERR! (stack )?Error/.test(l)) ??
+    lines.find((l) => /\berror:/i.test(l) && !l.startsWith('gyp')) ??
+    lines.find((l) => l.startsWith('gyp: ')) ??
+    lines.find((l) => l.startsWith('gyp ERR! stack Error'))?.slice('gyp ERR! stack '.length) ??
     (run.error ? run.error.message : `node-gyp exited with ${run.status ?? run.signal}`);
   process.stderr.write(
     `@espresso/crypto: the native openssl engine did not build (${cause}); Espresso will use the other ` +
