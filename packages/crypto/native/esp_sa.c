@@ -99,6 +99,19 @@ static void seal_aead(esp_sa *sa, const esp_batch *b) {
   }
 }
 
+/*
+ * OpenSSL decrypts before it checks the tag. The keystream is the same both ways, so running the
+ * encryption over the payload again puts the received ciphertext back: a forged packet stays as it came.
+ * Where that cannot be done the payload is zeroed; it never keeps the unauthenticated plaintext.
+ */
+static void undo_decryption(esp_sa *sa, const uint8_t nonce[12], uint8_t *payload, uint32_t plen, int decrypted) {
+  int n = 0;
+  if (!decrypted || EVP_CipherInit_ex(sa->seal_ctx, NULL, NULL, NULL, nonce, 1) != 1 ||
+      EVP_CipherUpdate(sa->seal_ctx, payload, &n, payload, (int)plen) != 1) {
+    OPENSSL_cleanse(payload, plen);
+  }
+}
+
 static void open_aead(esp_sa *sa, const esp_batch *b) {
   EVP_CIPHER_CTX *c = sa->open_ctx;
   const uint32_t head = ESP_HEADER_BYTES + sa->iv_bytes;
@@ -110,26 +123,16 @@ static void open_aead(esp_sa *sa, const esp_batch *b) {
     uint8_t *payload = pkt + head;
     int n = 0;
     aead_nonce(sa, pkt, b->seq_high[i], nonce);
-    const int decrypted =
-        EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 0) == 1 &&
-        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, (int)sa->icv_bytes, payload + plen) == 1 &&
-        aead_aad(c, sa, pkt, b->seq_high[i]) == 1 &&
-        (plen == 0 || EVP_CipherUpdate(c, payload, &n, payload, (int)plen) == 1);
-    if (decrypted && EVP_CipherFinal_ex(c, scratch, &n) == 1) {
+    const int ready = EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 0) == 1 &&
+                      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, (int)sa->icv_bytes, payload + plen) == 1 &&
+                      aead_aad(c, sa, pkt, b->seq_high[i]) == 1;
+    const int ran = ready && plen > 0;
+    const int decrypted = ran && EVP_CipherUpdate(c, payload, &n, payload, (int)plen) == 1;
+    if (ready && (decrypted || !ran) && EVP_CipherFinal_ex(c, scratch, &n) == 1) {
       b->status[i] = ESP_OK;
       continue;
     }
-    /*
-     * OpenSSL decrypts before it checks the tag. The keystream is the same both ways, so running the
-     * encryption over the payload puts the received ciphertext back: a forged packet leaves as it came.
-     */
-    if (plen > 0) {
-      EVP_CIPHER_CTX *restore = sa->seal_ctx;
-      if (EVP_CipherInit_ex(restore, NULL, NULL, NULL, nonce, 1) != 1 ||
-          EVP_CipherUpdate(restore, payload, &n, payload, (int)plen) != 1) {
-        OPENSSL_cleanse(payload, plen);
-      }
-    }
+    if (ran) undo_decryption(sa, nonce, payload, plen, decrypted);
     b->status[i] = ESP_AUTH_FAILED;
   }
 }
@@ -322,6 +325,11 @@ esp_sa *esp_sa_new(const esp_sa_params *p, const uint8_t *enc_key, size_t enc_ke
       }
       /* RFC 4868 §2.3: the ICV is the left half of the HMAC output. */
       sa->icv_bytes = (uint32_t)esp_hmac_size(sa->hmac) / 2;
+    }
+    if (p->icv_bytes != sa->icv_bytes) {
+      *error = "ICV length does not match the integrity algorithm";
+      esp_sa_free(sa);
+      return NULL;
     }
   }
   sa->overhead = ESP_HEADER_BYTES + sa->iv_bytes + sa->icv_bytes;
