@@ -14,6 +14,8 @@ import type {
   StoredSaConfig,
   WorkerStats,
 } from '@espresso/sad';
+import { type Direction, type Policy, SpdClassifier, type SpdSnapshot, type Verdict } from '@espresso/spd';
+import type { FlowKey } from '@espresso/wire';
 
 interface InstalledSa {
   config: StoredSaConfig;
@@ -53,7 +55,7 @@ export interface TrafficSample {
  * counts what `account` reports. It carries no packets itself; it is the reference the worker pool
  * replaces behind the same contract, and the bench's in-process baseline.
  */
-export class InProcessDatapath implements Datapath<StoredSaConfig, unknown> {
+export class InProcessDatapath implements Datapath<StoredSaConfig, SpdSnapshot> {
   readonly name = 'in-process';
   readonly workers: number;
   readonly #clock: () => number;
@@ -63,6 +65,7 @@ export class InProcessDatapath implements Datapath<StoredSaConfig, unknown> {
   readonly #listeners = new Set<(event: DatapathEvent) => void>();
   #version = 0;
   #spdGeneration = 0;
+  #classifier: SpdClassifier | null = null;
 
   constructor(options: { workers?: number; clock?: () => number } = {}) {
     this.workers = options.workers ?? 1;
@@ -121,10 +124,21 @@ export class InProcessDatapath implements Datapath<StoredSaConfig, unknown> {
     return { ...this.#ack(message.version), nextSequence: sa?.nextSequence ?? null };
   }
 
-  async applySpd(message: SpdSnapshotMessage<unknown>): Promise<DatapathAck> {
+  async applySpd(message: SpdSnapshotMessage<SpdSnapshot>): Promise<DatapathAck> {
     this.#accept(message.version);
+    if (this.#classifier === null)
+      this.#classifier = new SpdClassifier(message.snapshot, { cacheSlots: 1024 });
+    else this.#classifier.install(message.snapshot);
     this.#spdGeneration = message.generation;
     return this.#ack(message.version);
+  }
+
+  /** What the installed SPD does with a packet: the verdict and the policy it matched, if any. */
+  classify(key: FlowKey, direction: Direction): { verdict: Verdict; policy: Policy | undefined } | undefined {
+    const classifier = this.#classifier;
+    if (classifier === null) return undefined;
+    const entry = classifier.classify(key, direction, 0, 0);
+    return { verdict: classifier.verdict(entry, direction), policy: classifier.policy(entry) };
   }
 
   saCounters(name: string): SaCounters | undefined {

@@ -98,6 +98,11 @@ export class ControlPlane {
     });
   }
 
+  /** Sends the initial (empty or configured) SPD to the datapath. */
+  start(): Promise<void> {
+    return this.serial(() => this.#pushSpd(this.spd.toConfig()));
+  }
+
   /** Runs a change after every change asked for before it. */
   serial<T>(task: () => Promise<T> | T): Promise<T> {
     return this.#queue.run(task);

@@ -37,6 +37,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clock,
     ...options.controlPlane,
   });
+  await cp.start();
   const logs: string[] = [];
   const stream = new Writable({
     write(chunk, _encoding, done) {
