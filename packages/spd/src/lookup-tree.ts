@@ -279,14 +279,68 @@ export interface TreeStats {
   readonly maxLeaf: number;
 }
 
+/**
+ * Leaf slots: each entry a leaf lists is copied, in leaf order, into a compact slot, so a leaf's
+ * entries sit side by side in memory. The first 16 words hold everything an IPv4 entry needs (one
+ * 64-byte line); IPv6 slots add the upper address words.
+ */
+const S = {
+  entry: 0,
+  src3: 1,
+  srcMask3: 2,
+  dst3: 3,
+  dstMask3: 4,
+  sportLo: 5,
+  sportHi: 6,
+  dportLo: 7,
+  dportHi: 8,
+  protoLo: 9,
+  protoHi: 10,
+  ifId: 11,
+  markValue: 12,
+  markMask: 13,
+  dscpLo: 14,
+  dscpHi: 15,
+  /** IPv6 only: src 0..2, src mask 0..2, dst 0..2, dst mask 0..2. */
+  upper: 16,
+} as const;
+const V4_SLOT = 16;
+const V6_SLOT = 32;
+
+function writeSlot(slots: Uint32Array, at: number, entries: Uint32Array, id: number, v6: boolean): void {
+  const o = id * ENTRY_STRIDE;
+  slots[at + S.entry] = id;
+  slots[at + S.src3] = entries[o + F.src + 3]!;
+  slots[at + S.srcMask3] = entries[o + F.srcMask + 3]!;
+  slots[at + S.dst3] = entries[o + F.dst + 3]!;
+  slots[at + S.dstMask3] = entries[o + F.dstMask + 3]!;
+  slots[at + S.sportLo] = entries[o + F.sportLo]!;
+  slots[at + S.sportHi] = entries[o + F.sportHi]!;
+  slots[at + S.dportLo] = entries[o + F.dportLo]!;
+  slots[at + S.dportHi] = entries[o + F.dportHi]!;
+  slots[at + S.protoLo] = entries[o + F.protoLo]!;
+  slots[at + S.protoHi] = entries[o + F.protoHi]!;
+  slots[at + S.ifId] = entries[o + F.ifId]!;
+  slots[at + S.markValue] = entries[o + F.markValue]!;
+  slots[at + S.markMask] = entries[o + F.markMask]!;
+  slots[at + S.dscpLo] = entries[o + F.dscpLo]!;
+  slots[at + S.dscpHi] = entries[o + F.dscpHi]!;
+  if (!v6) return;
+  for (let w = 0; w < 3; w++) {
+    slots[at + S.upper + w] = entries[o + F.src + w]!;
+    slots[at + S.upper + 3 + w] = entries[o + F.srcMask + w]!;
+    slots[at + S.upper + 6 + w] = entries[o + F.dst + w]!;
+    slots[at + S.upper + 9 + w] = entries[o + F.dstMask + w]!;
+  }
+}
+
 export class LookupTree {
-  private readonly entries: Uint32Array;
   private readonly nodes: Uint32Array;
-  private readonly leafItems: Int32Array;
+  private readonly slots: Uint32Array;
   private readonly roots = new Int32Array(PARTITIONS).fill(-1);
+  private readonly leafItemCount: number;
 
   constructor(entries: Uint32Array, entryCount: number, options: TreeOptions = {}) {
-    this.entries = entries;
     const byPartition: number[][] = Array.from({ length: PARTITIONS }, () => []);
     for (let i = 0; i < entryCount; i++) {
       const o = i * ENTRY_STRIDE;
@@ -296,14 +350,38 @@ export class LookupTree {
     byPartition.forEach((ids, p) => {
       if (ids.length > 0) this.roots[p] = builder.build(Int32Array.from(ids), 0);
     });
-    this.nodes = builder.nodes.slice(0, builder.nodeCount);
-    this.leafItems = builder.leafItems.slice(0, builder.leafCount);
+    const nodes = builder.nodes.slice(0, builder.nodeCount);
+    const items = builder.leafItems;
+    let words = 0;
+    for (let n = 0; n < nodes.length; n += NODE_WORDS) {
+      if (nodes[n] !== LEAF || nodes[n + 2] === 0) continue;
+      const v6 = entries[items[nodes[n + 1]!]! * ENTRY_STRIDE + F.family] === 6;
+      words += nodes[n + 2]! * (v6 ? V6_SLOT : V4_SLOT);
+    }
+    const slots = new Uint32Array(words);
+    let at = 0;
+    for (let n = 0; n < nodes.length; n += NODE_WORDS) {
+      if (nodes[n] !== LEAF) continue;
+      const first = nodes[n + 1]!;
+      const count = nodes[n + 2]!;
+      nodes[n + 1] = at;
+      for (let i = first; i < first + count; i++) {
+        const id = items[i]!;
+        const v6 = entries[id * ENTRY_STRIDE + F.family] === 6;
+        writeSlot(slots, at, entries, id, v6);
+        at += v6 ? V6_SLOT : V4_SLOT;
+      }
+    }
+    this.nodes = nodes;
+    this.slots = slots;
+    this.leafItemCount = builder.leafCount;
   }
 
   /** The entry matching the query vector (see query.ts), or -1. Allocates nothing. */
   find(q: Uint32Array): number {
     const nodes = this.nodes;
-    let n = this.roots[q[Q.meta]! >>> 16]!;
+    const partition = q[Q.meta]! >>> 16;
+    let n = this.roots[partition]!;
     if (n < 0) return -1;
     let tag = nodes[n]!;
     while (tag !== LEAF) {
@@ -313,17 +391,11 @@ export class LookupTree {
       n = nodes[n + 2 + right]!;
       tag = nodes[n]!;
     }
-    const start = nodes[n + 1]!;
-    const end = start + nodes[n + 2]!;
-    const e = this.entries;
-    const items = this.leafItems;
-    const s0 = q[0]!;
-    const s1 = q[1]!;
-    const s2 = q[2]!;
+    const v6 = (partition & 1) === 1;
+    const stride = v6 ? V6_SLOT : V4_SLOT;
+    const end = nodes[n + 1]! + nodes[n + 2]! * stride;
+    const t = this.slots;
     const s3 = q[3]!;
-    const d0 = q[4]!;
-    const d1 = q[5]!;
-    const d2 = q[6]!;
     const d3 = q[7]!;
     const ifId = q[Q.ifId]!;
     const mark = q[Q.mark]!;
@@ -331,32 +403,37 @@ export class LookupTree {
     const srcPort = q[Q.srcPort]!;
     const dstPort = q[Q.dstPort]!;
     const dscp = q[Q.dscp]!;
-    for (let i = start; i < end; i++) {
-      const id = items[i]!;
-      const o = id * ENTRY_STRIDE;
+    for (let o = nodes[n + 1]!; o < end; o += stride) {
       if (
-        (((s0 ^ e[o]!) & e[o + 4]!) |
-          ((s1 ^ e[o + 1]!) & e[o + 5]!) |
-          ((s2 ^ e[o + 2]!) & e[o + 6]!) |
-          ((s3 ^ e[o + 3]!) & e[o + 7]!) |
-          ((d0 ^ e[o + 8]!) & e[o + 12]!) |
-          ((d1 ^ e[o + 9]!) & e[o + 13]!) |
-          ((d2 ^ e[o + 10]!) & e[o + 14]!) |
-          ((d3 ^ e[o + 11]!) & e[o + 15]!) |
-          ((mark ^ e[o + F.markValue]!) & e[o + F.markMask]!)) !==
+        (((s3 ^ t[o + S.src3]!) & t[o + S.srcMask3]!) | ((d3 ^ t[o + S.dst3]!) & t[o + S.dstMask3]!)) !==
         0
       ) {
         continue;
       }
-      if (ifId !== e[o + F.ifId]!) continue;
-      if (protocol < e[o + F.protoLo]! || protocol > e[o + F.protoHi]!) continue;
-      if (srcPort < e[o + F.sportLo]! || srcPort > e[o + F.sportHi]!) continue;
-      if (dstPort < e[o + F.dportLo]! || dstPort > e[o + F.dportHi]!) continue;
-      const dscpWord = dscp < 32 ? e[o + F.dscpLo]! >>> dscp : e[o + F.dscpHi]! >>> (dscp - 32);
+      if (srcPort < t[o + S.sportLo]! || srcPort > t[o + S.sportHi]!) continue;
+      if (dstPort < t[o + S.dportLo]! || dstPort > t[o + S.dportHi]!) continue;
+      if (protocol < t[o + S.protoLo]! || protocol > t[o + S.protoHi]!) continue;
+      if (ifId !== t[o + S.ifId]! || ((mark ^ t[o + S.markValue]!) & t[o + S.markMask]!) !== 0) continue;
+      const dscpWord = dscp < 32 ? t[o + S.dscpLo]! >>> dscp : t[o + S.dscpHi]! >>> (dscp - 32);
       if ((dscpWord & 1) === 0) continue;
-      return id;
+      if (v6 && !this.upperWordsMatch(q, o)) continue;
+      return t[o + S.entry]!;
     }
     return -1;
+  }
+
+  private upperWordsMatch(q: Uint32Array, o: number): boolean {
+    const t = this.slots;
+    const u = o + S.upper;
+    return (
+      (((q[0]! ^ t[u]!) & t[u + 3]!) |
+        ((q[1]! ^ t[u + 1]!) & t[u + 4]!) |
+        ((q[2]! ^ t[u + 2]!) & t[u + 5]!) |
+        ((q[4]! ^ t[u + 6]!) & t[u + 9]!) |
+        ((q[5]! ^ t[u + 7]!) & t[u + 10]!) |
+        ((q[6]! ^ t[u + 8]!) & t[u + 11]!)) ===
+      0
+    );
   }
 
   stats(): TreeStats {
@@ -372,6 +449,6 @@ export class LookupTree {
       walk(this.nodes[n + 3]!, depth + 1);
     };
     for (const root of this.roots) if (root >= 0) walk(root, 0);
-    return { nodes: this.nodes.length / NODE_WORDS, leafItems: this.leafItems.length, maxDepth, maxLeaf };
+    return { nodes: this.nodes.length / NODE_WORDS, leafItems: this.leafItemCount, maxDepth, maxLeaf };
   }
 }
