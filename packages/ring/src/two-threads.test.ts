@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
@@ -29,7 +28,7 @@ const pause = fc.oneof(
 const steps = (maxBatch: number) =>
   fc.array(
     fc.record({ batch: fc.integer({ min: 1, max: maxBatch }), pauseMs: pause }) as fc.Arbitrary<ScheduleStep>,
-    { minLength: 1, maxLength: 40 },
+    { minLength: 1, maxLength: 40, size: 'max' },
   );
 
 test('ring and pool under two threads: order kept, nothing lost or duplicated, no slot leaked', async () => {
