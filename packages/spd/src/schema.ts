@@ -45,7 +45,20 @@ export const protocolNames = {
 export const ProtocolSchema = Type.Union(
   [
     Type.Integer({ minimum: 0, maximum: 255 }),
-    Type.Union([Type.Literal('any'), ...Object.keys(protocolNames).map((name) => Type.Literal(name))]),
+    Type.Union([
+      Type.Literal('any'),
+      Type.Literal('tcp'),
+      Type.Literal('udp'),
+      Type.Literal('icmp'),
+      Type.Literal('icmpv6'),
+      Type.Literal('sctp'),
+      Type.Literal('udplite'),
+      Type.Literal('gre'),
+      Type.Literal('esp'),
+      Type.Literal('ah'),
+      Type.Literal('ipip'),
+      Type.Literal('ipv6'),
+    ]),
   ],
   { description: 'IP protocol number or name; "any" (the default) matches every protocol' },
 );

@@ -146,11 +146,7 @@ function policyConfig(s: Selector, i: number, direction: 'in' | 'out', priority:
     local: s.local,
     remote: s.remote,
     ...(s.protocol ? { protocol: s.protocol } : {}),
-    ...(s.remotePorts !== undefined
-      ? direction === 'out'
-        ? { remotePorts: s.remotePorts }
-        : { remotePorts: s.remotePorts }
-      : {}),
+    ...(s.remotePorts !== undefined ? { remotePorts: s.remotePorts } : {}),
     action,
     ...(action === 'protect' ? { template: { mode: 'tunnel' as const, sa: { spi: 0x100 + i } } } : {}),
   };
