@@ -54,6 +54,8 @@ export const DropReason = {
   ttlExceeded: 38,
   unknownSpiDomain: 39,
   ecnCeNotEct: 40,
+  iptfsUnknownSubtype: 41,
+  iptfsLate: 42,
 } as const;
 
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
@@ -109,6 +111,8 @@ const info: Record<keyof typeof DropReason, [linux: string | null, description: 
   ttlExceeded: ['XfrmFwdHdrError', 'TTL or hop limit reached zero while forwarding'],
   unknownSpiDomain: ['XfrmInNoStates', "SPI known, but not in the packet's SAD domain"],
   ecnCeNotEct: ['XfrmInStateModeError', 'outer header marked CE over a Not-ECT inner packet (RFC 6040 §4.2)'],
+  iptfsUnknownSubtype: ['XfrmInIptfsError', 'AGGFRAG payload sub-type is neither 0 nor 1'],
+  iptfsLate: ['XfrmInIptfsError', 'IP-TFS outer packet arrived after the reorder window gave up its place'],
 };
 
 function snake(name: string): string {
