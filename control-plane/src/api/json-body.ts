@@ -2,11 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../errors.ts';
 
 /**
- * The JSON body parser. Node's own JSON.parse error quotes the text around the fault, which could put
- * key material into an answer or a log line; this one reports the position only.
+ * The only body parser: the API takes JSON, any other content type is 415. Node's own JSON.parse error
+ * quotes the text around the fault, which could put key material into an answer or a log line; this one
+ * reports the position only.
  */
 export function registerJsonBody(app: FastifyInstance): void {
-  app.removeContentTypeParser('application/json');
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
     const source = typeof text === 'string' ? text : text.toString('utf8');
     if (source.trim() === '') {

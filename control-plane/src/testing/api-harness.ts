@@ -25,6 +25,8 @@ export interface HarnessOptions {
   readonly workers?: number;
   readonly datapath?: (inner: InProcessDatapath) => ControlPlaneDatapath;
   readonly controlPlane?: Partial<ControlPlaneOptions>;
+  /** Called with the app before it listens (to add test-only routes). */
+  readonly beforeListen?: (app: FastifyInstance) => void;
 }
 
 /** A real server on an ephemeral loopback port, with a controllable clock and captured logs. */
@@ -51,6 +53,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logger: { level: 'debug', stream },
     ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
   });
+  options.beforeListen?.(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
