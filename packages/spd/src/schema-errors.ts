@@ -2,6 +2,10 @@ import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { type FieldError, pointerSegment } from './errors.ts';
 
+function allowed(e: RawError): string[] {
+  return ((e.params.allowedValues as unknown[] | undefined) ?? []).map((v) => JSON.stringify(v));
+}
+
 interface RawError {
   readonly keyword: string;
   readonly schemaPath: string;
@@ -21,17 +25,23 @@ export function schemaErrors(schema: TSchema, value: unknown, basePath = ''): Fi
   const consumed = new Set<RawError>();
   const out: { path: string; message: string }[] = [];
 
-  const unions = raw
-    .filter((e) => e.keyword === 'anyOf')
-    .sort((a, b) => a.schemaPath.length - b.schemaPath.length);
-  for (const union of unions) {
-    if (consumed.has(union)) continue;
-    consumed.add(union);
-    const branchPrefix = `${union.schemaPath}/anyOf/`;
-    const branches = raw.filter((e) => e !== union && e.schemaPath.startsWith(branchPrefix));
-    const deeper = branches.filter((e) => e.instancePath.startsWith(`${union.instancePath}/`));
+  // A union's root is the schema path its branches hang from. The summary "anyOf" error may be missing
+  // (typebox buffers a limited number of errors), so roots also come from the branch errors.
+  const roots = new Set<string>();
+  for (const e of raw) {
+    if (e.keyword === 'anyOf') roots.add(e.schemaPath);
+    const at = e.schemaPath.indexOf('/anyOf/');
+    if (at >= 0) roots.add(e.schemaPath.slice(0, at));
+  }
+  for (const root of [...roots].sort((a, b) => a.length - b.length)) {
+    const summary = raw.find((e) => e.keyword === 'anyOf' && e.schemaPath === root && !consumed.has(e));
+    const branches = raw.filter((e) => !consumed.has(e) && e.schemaPath.startsWith(`${root}/anyOf/`));
+    if (summary === undefined && branches.length === 0) continue;
+    const instancePath = summary?.instancePath ?? branches[0]!.instancePath;
+    if (summary) consumed.add(summary);
+    const deeper = branches.filter((e) => e.instancePath.startsWith(`${instancePath}/`));
     for (const e of branches) {
-      if (e.instancePath === union.instancePath) consumed.add(e);
+      if (e.instancePath === instancePath) consumed.add(e);
     }
     if (deeper.length > 0) continue;
     const constants: string[] = [];
@@ -39,12 +49,13 @@ export function schemaErrors(schema: TSchema, value: unknown, basePath = ''): Fi
     for (const e of branches) {
       if (e.keyword === 'anyOf') continue;
       if (e.keyword === 'const') constants.push(JSON.stringify(e.params.allowedValue));
+      else if (e.keyword === 'enum') constants.push(...allowed(e));
       else if (e.keyword === 'type') others.push(`a value of type ${String(e.params.type)}`);
       else others.push(`a value that ${e.message.replace(/^must /, 'is ')}`);
     }
     const choices = [...new Set(others)];
     if (constants.length > 0) choices.push(`one of ${constants.join(', ')}`);
-    out.push({ path: union.instancePath, message: `must be ${choices.join(', or ')}` });
+    out.push({ path: instancePath, message: `must be ${choices.join(', or ')}` });
   }
 
   for (const e of raw) {
@@ -58,6 +69,8 @@ export function schemaErrors(schema: TSchema, value: unknown, basePath = ''): Fi
       for (const name of (e.params.additionalProperties as string[] | undefined) ?? []) {
         out.push({ path: `${e.instancePath}/${pointerSegment(name)}`, message: 'is not a known field' });
       }
+    } else if (e.keyword === 'enum') {
+      out.push({ path: e.instancePath, message: `must be one of ${allowed(e).join(', ')}` });
     } else {
       out.push({ path: e.instancePath, message: e.message });
     }

@@ -45,20 +45,7 @@ export const protocolNames = {
 export const ProtocolSchema = Type.Union(
   [
     Type.Integer({ minimum: 0, maximum: 255 }),
-    Type.Union([
-      Type.Literal('any'),
-      Type.Literal('tcp'),
-      Type.Literal('udp'),
-      Type.Literal('icmp'),
-      Type.Literal('icmpv6'),
-      Type.Literal('sctp'),
-      Type.Literal('udplite'),
-      Type.Literal('gre'),
-      Type.Literal('esp'),
-      Type.Literal('ah'),
-      Type.Literal('ipip'),
-      Type.Literal('ipv6'),
-    ]),
+    Type.Enum(['any', 'tcp', 'udp', 'icmp', 'icmpv6', 'sctp', 'udplite', 'gre', 'esp', 'ah', 'ipip', 'ipv6']),
   ],
   { description: 'IP protocol number or name; "any" (the default) matches every protocol' },
 );
@@ -79,12 +66,7 @@ export const MarkSchema = Type.Object(
   { additionalProperties: false, description: 'matches packets whose (mark & mask) equals value' },
 );
 
-export const ModeSchema = Type.Union([
-  Type.Literal('tunnel'),
-  Type.Literal('transport'),
-  Type.Literal('beet'),
-  Type.Literal('iptfs'),
-]);
+export const ModeSchema = Type.Enum(['tunnel', 'transport', 'beet', 'iptfs']);
 
 export const SaReferenceSchema = Type.Union([
   Type.Object({ spi: U32 }, { additionalProperties: false }),
@@ -163,7 +145,7 @@ export const AcquireSettingsSchema = Type.Object(
     timeoutMs: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 86_400_000, description: 'how long an ACQUIRE stays pending' }),
     ),
-    onMiss: Type.Optional(Type.Union([Type.Literal('hold'), Type.Literal('drop')])),
+    onMiss: Type.Optional(Type.Enum(['hold', 'drop'])),
     holdLimit: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 65_536, description: 'packets held per pending ACQUIRE' }),
     ),
