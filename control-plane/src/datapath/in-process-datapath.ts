@@ -234,6 +234,11 @@ export class InProcessDatapath implements Datapath<StoredSaConfig, SpdSnapshot> 
     for (const listener of this.#listeners) listener(event);
   }
 
+  /** Names of the SA instances installed. */
+  installedNames(): string[] {
+    return [...this.#sas.keys()];
+  }
+
   /** The key bytes an installed SA instance holds (for tests that check zeroing), or undefined. */
   keyCopies(name: string): readonly Uint8Array[] | undefined {
     const sa = this.#sas.get(name);
