@@ -162,6 +162,8 @@ test('sending a slot the sender does not hold throws and sends nothing', () => {
     (e: unknown) => e instanceof SlotOwnershipError && e.slot === a,
   );
   assert.equal(ring.availableRead(), 0);
+  assert.throws(() => owner.send(ring, descs, 4), RangeError);
+  assert.throws(() => owner.freeDescriptors(descs, 2, 2), RangeError);
   const audit = auditPool(storage, [ring]);
   assert.deepEqual(audit.problems, []);
   assert.deepEqual(audit.heldBy, [2, 0]);

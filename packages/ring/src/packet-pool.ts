@@ -162,6 +162,8 @@ export class PacketPool {
 
   /** Frees the slots of `count` descriptors starting at entry `from` (a dropped batch); returns how many. */
   freeDescriptors(descs: Uint32Array, count: number, from = 0): number {
+    if ((from + count) << 1 > descs.length)
+      throw new RangeError('freeDescriptors: count runs past the array');
     let freed = 0;
     for (let i = from; i < from + count; i++) if (this.free(descs[i << 1]! & SLOT_MASK)) freed++;
     return freed;
@@ -174,6 +176,7 @@ export class PacketPool {
    */
   send(ring: SpscRing, descs: Uint32Array, count: number, from = 0): number {
     if (ring.id < 0) throw unledgeredRing();
+    if ((from + count) << 1 > descs.length) throw new RangeError('send: count runs past the array');
     const ledger = this.ledger;
     const held = this.heldState;
     const inRing = slotState(SlotKind.ring, ring.id);
