@@ -1,1 +1,17 @@
-export {};
+export * from './aggfrag-header.ts';
+export * from './config.ts';
+export * from './congestion-control.ts';
+export * from './constant-rate.ts';
+export * from './ecn.ts';
+export * from './inner-packet.ts';
+export type { InnerPacketSink } from './inner-sink.ts';
+export * from './ipv4-fragment.ts';
+export * from './loss-event-meter.ts';
+export * from './packer.ts';
+export * from './reassembler.ts';
+export * from './receiver.ts';
+export * from './reorder-buffer.ts';
+export * from './send-queue.ts';
+export * from './sender.ts';
+export * from './tfrc-rate.ts';
+export * from './too-big.ts';

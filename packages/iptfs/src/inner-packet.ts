@@ -1,0 +1,36 @@
+import { DropReason } from '@espresso/counters';
+import { readU16 } from '@espresso/wire';
+
+/** The largest inner packet IP-TFS carries: BlockOffset is 16 bits, so a continuation must fit in it. */
+export const MAX_INNER_PACKET_BYTES = 0xffff;
+
+/**
+ * The length an inner packet's own header declares (RFC 9347 §2.2.1: the data block's length comes from
+ * the IPv4 Total Length or IPv6 Payload Length), checked against the `length` bytes available. Returns
+ * the length, or the negated DropReason (so 0 stays impossible and the sign tells them apart).
+ */
+export function innerPacketLength(buf: Uint8Array, offset: number, length: number): number {
+  if (length < 1) return -DropReason.truncated;
+  const version = buf[offset]! >>> 4;
+  let total: number;
+  if (version === 4) {
+    if (length < 20) return -DropReason.truncated;
+    const headerLength = (buf[offset]! & 0x0f) << 2;
+    if (headerLength < 20) return -DropReason.badHeaderLength;
+    total = readU16(buf, offset + 2);
+    if (total < headerLength) return -DropReason.badTotalLength;
+  } else if (version === 6) {
+    if (length < 40) return -DropReason.truncated;
+    total = 40 + readU16(buf, offset + 4);
+  } else {
+    return -DropReason.badVersion;
+  }
+  if (total > length) return -DropReason.badTotalLength;
+  if (total > MAX_INNER_PACKET_BYTES) return -DropReason.tooBig;
+  return total;
+}
+
+/** Whether an inner packet may be IP-fragmented: IPv4 with DF clear (RFC 9347 §2.2.6). */
+export function mayFragment(buf: Uint8Array, offset: number): boolean {
+  return buf[offset]! >>> 4 === 4 && (buf[offset + 6]! & 0x40) === 0;
+}

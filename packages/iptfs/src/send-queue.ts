@@ -1,0 +1,146 @@
+import { copyBytes } from './copy-bytes.ts';
+
+/** The smallest inner packet: an IPv4 header alone. Bounds how many entries a byte budget can hold. */
+const MIN_ENTRY_BYTES = 20;
+
+/**
+ * The send queue of one outbound IP-TFS SA (Linux `max_queue_size`): inner packets copied into a byte
+ * ring allocated once, in arrival order, waiting to be packed into outer payloads. The head packet may
+ * be partly sent (it was split across outer packets); its remaining bytes go first. A packet that does
+ * not fit in the space left is refused whole, never truncated.
+ */
+export class SendQueue {
+  /** Ring size in bytes: the most inner-packet bytes queued at once. */
+  readonly capacity: number;
+  private readonly ring: Uint8Array;
+  private readonly lengths: Uint32Array;
+  /** Byte position of the head packet's first byte, and where the next packet's bytes go. */
+  private headAt = 0;
+  private tailAt = 0;
+  /** Ring bytes in use, the sent part of the head packet included. */
+  private used = 0;
+  private headEntry = 0;
+  private entries = 0;
+  /** Bytes of the head packet already packed into outer payloads. */
+  private sent = 0;
+  /** The clock reading when the queue last turned from empty to non-empty (Linux's `init_delay` start). */
+  firstQueuedAt = Number.POSITIVE_INFINITY;
+  /** A packet being appended piecewise (IPv4 fragments): its bytes so far, or -1. */
+  private building = -1;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < MIN_ENTRY_BYTES) {
+      throw new RangeError(`send queue capacity must be an integer of at least ${MIN_ENTRY_BYTES} bytes`);
+    }
+    this.capacity = capacity;
+    this.ring = new Uint8Array(capacity);
+    this.lengths = new Uint32Array(Math.floor(capacity / MIN_ENTRY_BYTES) + 1);
+  }
+
+  /** Packets queued, the partly sent head included. */
+  get count(): number {
+    return this.entries;
+  }
+
+  /** Bytes still to send. */
+  get pendingBytes(): number {
+    return this.used - this.sent;
+  }
+
+  /** Bytes a new packet may still take. */
+  get freeBytes(): number {
+    return this.capacity - this.used;
+  }
+
+  /** Packets the queue may still take, whatever their size. */
+  get freeEntries(): number {
+    return this.lengths.length - this.entries;
+  }
+
+  /** Length of the head packet, or 0 when empty. */
+  get headLength(): number {
+    return this.entries === 0 ? 0 : this.lengths[this.headEntry]!;
+  }
+
+  /** Bytes of the head packet already sent (non-zero: the next payload starts with its continuation). */
+  get headSent(): number {
+    return this.sent;
+  }
+
+  /** Queues a copy of `src[offset, offset + length)`; false when it does not fit. */
+  push(src: Uint8Array, offset: number, length: number, now: number): boolean {
+    if (!this.begin(length, now)) return false;
+    this.append(src, offset, length);
+    this.finish();
+    return true;
+  }
+
+  /** Starts a packet of `length` bytes to be appended piecewise; false when it does not fit. */
+  begin(length: number, now: number): boolean {
+    if (length < 1 || length > this.capacity - this.used || this.entries === this.lengths.length)
+      return false;
+    if (this.entries === 0) this.firstQueuedAt = now;
+    this.building = 0;
+    this.lengths[(this.headEntry + this.entries) % this.lengths.length] = length;
+    return true;
+  }
+
+  /** Appends bytes to the packet `begin` started. */
+  append(src: Uint8Array, offset: number, length: number): void {
+    const cap = this.capacity;
+    const first = Math.min(length, cap - this.tailAt);
+    copyBytes(src, offset, this.ring, this.tailAt, first);
+    copyBytes(src, offset + first, this.ring, 0, length - first);
+    this.tailAt = (this.tailAt + length) % cap;
+    this.used += length;
+    this.building += length;
+  }
+
+  /** Completes the packet `begin` started; its appended bytes must add up to the announced length. */
+  finish(): void {
+    const slot = (this.headEntry + this.entries) % this.lengths.length;
+    if (this.building !== this.lengths[slot]) {
+      throw new RangeError(`queued packet has ${this.building} bytes, announced ${this.lengths[slot]}`);
+    }
+    this.building = -1;
+    this.entries++;
+  }
+
+  /**
+   * Copies the next `length` bytes of the head packet (at most what is left of it) to `dst[dstOffset]`
+   * and consumes them; a packet fully taken leaves the queue. Returns the bytes copied.
+   */
+  take(dst: Uint8Array, dstOffset: number, length: number): number {
+    if (this.entries === 0) return 0;
+    const total = this.lengths[this.headEntry]!;
+    const n = Math.min(length, total - this.sent);
+    const cap = this.capacity;
+    const at = (this.headAt + this.sent) % cap;
+    const first = Math.min(n, cap - at);
+    copyBytes(this.ring, at, dst, dstOffset, first);
+    copyBytes(this.ring, 0, dst, dstOffset + first, n - first);
+    this.sent += n;
+    if (this.sent === total) {
+      this.headAt = (this.headAt + total) % cap;
+      this.used -= total;
+      this.sent = 0;
+      this.headEntry = (this.headEntry + 1) % this.lengths.length;
+      this.entries--;
+      if (this.entries === 0) this.firstQueuedAt = Number.POSITIVE_INFINITY;
+    }
+    return n;
+  }
+
+  /** Drops everything queued (the SA is going away). */
+  clear(): void {
+    this.headAt = 0;
+    this.tailAt = 0;
+    this.used = 0;
+    this.sent = 0;
+    this.headEntry = 0;
+    this.entries = 0;
+    this.building = -1;
+    this.firstQueuedAt = Number.POSITIVE_INFINITY;
+    this.ring.fill(0);
+  }
+}

@@ -1,0 +1,2 @@
+export * from './packets.ts';
+export * from './sink.ts';
