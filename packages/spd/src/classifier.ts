@@ -1,3 +1,4 @@
+import { DropReason } from '@espresso/counters';
 import type { FlowKey } from '@espresso/wire';
 import { ENTRY_STRIDE, F } from './box.ts';
 import { CACHE_MISS, FlowCache, hashQuery } from './flow-cache.ts';
@@ -17,6 +18,16 @@ export const Verdict = {
   defaultDrop: 5,
 } as const;
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
+
+/**
+ * The drop reason a verdict counts under, or null when the packet goes on: discard is policyBlock
+ * (XfrmInPolBlock), a default of drop is noPolicy (XfrmInNoPols).
+ */
+export function verdictDropReason(verdict: Verdict): DropReason | null {
+  if (verdict === Verdict.discard) return DropReason.policyBlock;
+  if (verdict === Verdict.defaultDrop) return DropReason.noPolicy;
+  return null;
+}
 
 /** classify() result when no entry matched. */
 export const NO_MATCH = -1;

@@ -21,6 +21,7 @@ interface RawError {
  * the shape keeps only the errors inside that object.
  */
 export function schemaErrors(schema: TSchema, value: unknown, basePath = ''): FieldError[] {
+  if (Value.Check(schema, value)) return [];
   const raw = Value.Errors(schema, value) as unknown as readonly RawError[];
   const consumed = new Set<RawError>();
   const out: { path: string; message: string }[] = [];

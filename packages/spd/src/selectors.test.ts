@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { DropReason } from '@espresso/counters';
+import { Verdict, verdictDropReason } from './classifier.ts';
 import { SpdUnderTest } from './testing/harness.ts';
 
 const site = { local: '10.1.0.0/16', remote: '192.0.2.0/24' } as const;
@@ -166,6 +168,13 @@ describe('selectors', () => {
     );
     assert.equal(only6.decide({ src: '10.1.0.1', dst: '192.0.2.1' }), 'default drop');
     assert.equal(only6.decide({ src: '2001:db8::1', dst: '2001:db8::2' }), 'all6');
+  });
+
+  test('verdicts that drop name their reason: discard is policyBlock, a drop default is noPolicy', () => {
+    assert.equal(verdictDropReason(Verdict.discard), DropReason.policyBlock);
+    assert.equal(verdictDropReason(Verdict.defaultDrop), DropReason.noPolicy);
+    for (const v of [Verdict.protect, Verdict.bypass, Verdict.defaultAllow])
+      assert.equal(verdictDropReason(v), null);
   });
 
   test('default action per direction when nothing matches', () => {
