@@ -165,6 +165,25 @@ describe('classifier and flow cache', () => {
     );
   });
 
+  test('snapshots are immutable: policies, their selectors and the defaults are frozen', () => {
+    const snapshot = compileSpd([parsePolicyConfig(protectSite)], 3);
+    const policy = snapshot.policies[0] as unknown as {
+      action: string;
+      selector: { local: { length: number } };
+    };
+    assert.throws(() => {
+      policy.action = 'bypass';
+    }, TypeError);
+    assert.throws(() => {
+      policy.selector.local.length = 8;
+    }, TypeError);
+    assert.throws(() => {
+      (snapshot.defaults as { out: string }).out = 'drop';
+    }, TypeError);
+    assert.equal(fromTransfer(toTransfer(snapshot).message).policies[0]!.action, 'protect');
+    assert.ok(Object.isFrozen(fromTransfer(toTransfer(snapshot).message).policies[0]!.selector));
+  });
+
   test('fromTransfer refuses malformed messages', () => {
     const snapshot = compileSpd([parsePolicyConfig(protectSite)], 1);
     const { message } = toTransfer(snapshot);

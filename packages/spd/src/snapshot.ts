@@ -22,6 +22,14 @@ export interface CompileOptions {
   readonly maxEntries?: number;
 }
 
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /** Orders the policies (priority, then given order), decorrelates them and freezes the result. */
 export function compileSpd(
   policies: readonly Policy[],
@@ -33,7 +41,7 @@ export function compileSpd(
   return Object.freeze({
     version,
     defaults: Object.freeze({ ...(options.defaults ?? DEFAULT_ACTIONS) }),
-    policies: Object.freeze(ordered),
+    policies: deepFreeze(ordered),
     entries,
     entryCount: count,
   });
@@ -92,7 +100,7 @@ export function fromTransfer(message: unknown): SpdSnapshot {
   return Object.freeze({
     version: m.version,
     defaults: Object.freeze({ ...m.defaults }),
-    policies: Object.freeze([...m.policies]),
+    policies: deepFreeze([...m.policies]),
     entries: m.entries,
     entryCount: m.entryCount,
   });
