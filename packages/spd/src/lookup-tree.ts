@@ -30,40 +30,18 @@ export interface TreeOptions {
   readonly replication?: number;
 }
 
-interface BitDim {
-  readonly value: number;
-  /** Offset of the mask word(s) in an entry, or -1 for exact-match words. */
-  readonly mask: number;
-  readonly words: number;
-  readonly query: number;
-}
+/** Query words a bit split may test: addresses (0..7), if_id, mark. */
+const BIT_WORDS = Q.mark + 1;
+/** Query words a range split may test: address words and protocol, ports, DSCP. */
+const RANGE_QUERIES: readonly number[] = [Q.protocol, Q.srcPort, Q.dstPort, Q.dscp];
 
-const BIT_DIMS: readonly BitDim[] = [
-  { value: F.dst, mask: F.dstMask, words: 4, query: Q.dst },
-  { value: F.src, mask: F.srcMask, words: 4, query: Q.src },
-  { value: F.ifId, mask: -1, words: 1, query: Q.ifId },
-  { value: F.markValue, mask: F.markMask, words: 1, query: Q.mark },
-];
-
-/** For each query word a bit split may test: where its value and mask sit in an entry (-1: exact). */
-const bitValueAt = new Int32Array(Q.mark + 1);
-const bitMaskAt = new Int32Array(Q.mark + 1);
-for (const dim of BIT_DIMS) {
-  for (let w = 0; w < dim.words; w++) {
-    bitValueAt[dim.query + w] = dim.value + w;
-    bitMaskAt[dim.query + w] = dim.mask < 0 ? -1 : dim.mask + w;
-  }
-}
-
-/** For each query word a range split may test: where its bounds sit in an entry (DSCP is derived). */
-const rangeLoAt = new Int32Array(Q.dscp + 1);
-const rangeHiAt = new Int32Array(Q.dscp + 1);
-rangeLoAt[Q.protocol] = F.protoLo;
-rangeHiAt[Q.protocol] = F.protoHi;
-rangeLoAt[Q.srcPort] = F.sportLo;
-rangeHiAt[Q.srcPort] = F.sportHi;
-rangeLoAt[Q.dstPort] = F.dportLo;
-rangeHiAt[Q.dstPort] = F.dportHi;
+/** Where each bit-testable query word's value and mask sit in an entry (mask -1: an exact word). */
+const bitValueAt: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7]
+  .map((w) => (w < 4 ? F.src + w : F.dst + w - 4))
+  .concat(F.ifId, F.markValue);
+const bitMaskAt: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7]
+  .map((w) => (w < 4 ? F.srcMask + w : F.dstMask + w - 4))
+  .concat(-1, F.markMask);
 
 function lowestDscp(e: Uint32Array, o: number): number {
   const lo = e[o + F.dscpLo]!;
@@ -86,32 +64,56 @@ interface Split {
   right: number;
 }
 
+/**
+ * Builds the tree from columns: for each query word, every entry's value and mask (bit splits) and its
+ * interval [lo, hi] (range splits; a prefix word's interval is [value, value | ~mask]), so each pass over
+ * a node's entries is a tight loop over typed arrays.
+ */
 class TreeBuilder {
   nodes = new Uint32Array(1024);
   nodeCount = 0;
   leafItems = new Int32Array(1024);
   leafCount = 0;
-  replicationLeft: number;
-  readonly entries: Uint32Array;
-  readonly leafSize: number;
-  /** Per range-split query word, each entry's interval [lo, hi], computed once per build. */
+  private replicationLeft: number;
+  private readonly leafSize: number;
+  private readonly value: Uint32Array[] = [];
+  private readonly mask: Uint32Array[] = [];
   private readonly lo: Uint32Array[] = [];
   private readonly hi: Uint32Array[] = [];
 
   constructor(entries: Uint32Array, entryCount: number, options: TreeOptions) {
-    this.entries = entries;
     this.leafSize = options.leafSize ?? 4;
     this.replicationLeft = Math.ceil((options.replication ?? 8) * entryCount) + 1024;
-    for (let query = 0; query <= Q.dscp; query++) {
+    for (let q = 0; q <= Q.dscp; q++) {
+      const value = new Uint32Array(q < BIT_WORDS ? entryCount : 0);
+      const mask = new Uint32Array(q < BIT_WORDS ? entryCount : 0);
       const lo = new Uint32Array(entryCount);
       const hi = new Uint32Array(entryCount);
-      if (query !== Q.ifId && query !== Q.mark) {
-        for (let id = 0; id < entryCount; id++) {
-          const o = id * ENTRY_STRIDE;
-          lo[id] = this.intervalLo(query, o);
-          hi[id] = this.intervalHi(query, o);
+      for (let id = 0; id < entryCount; id++) {
+        const o = id * ENTRY_STRIDE;
+        if (q < BIT_WORDS) {
+          const m = bitMaskAt[q]! < 0 ? 0xffffffff : entries[o + bitMaskAt[q]!]!;
+          const v = entries[o + bitValueAt[q]!]! & m;
+          value[id] = v;
+          mask[id] = m;
+          lo[id] = v;
+          hi[id] = v | ~m;
+        } else if (q === Q.dscp) {
+          lo[id] = lowestDscp(entries, o);
+          hi[id] = highestDscp(entries, o);
+        } else if (q === Q.protocol) {
+          lo[id] = entries[o + F.protoLo]!;
+          hi[id] = entries[o + F.protoHi]!;
+        } else if (q === Q.srcPort) {
+          lo[id] = entries[o + F.sportLo]!;
+          hi[id] = entries[o + F.sportHi]!;
+        } else if (q === Q.dstPort) {
+          lo[id] = entries[o + F.dportLo]!;
+          hi[id] = entries[o + F.dportHi]!;
         }
       }
+      this.value.push(value);
+      this.mask.push(mask);
       this.lo.push(lo);
       this.hi.push(hi);
     }
@@ -128,14 +130,28 @@ class TreeBuilder {
     const right = new Int32Array(split.right);
     let l = 0;
     let r = 0;
-    for (const id of ids) {
-      const side = this.side(split, id);
-      if (side !== 1) left[l++] = id;
-      if (side !== 0) right[r++] = id;
+    const q = split.query;
+    const arg = split.arg;
+    if (split.kind === BIT) {
+      const value = this.value[q]!;
+      const mask = this.mask[q]!;
+      for (const id of ids) {
+        const fixed = (mask[id]! >>> arg) & 1;
+        const bit = (value[id]! >>> arg) & 1;
+        if (fixed === 0 || bit === 0) left[l++] = id;
+        if (fixed === 0 || bit === 1) right[r++] = id;
+      }
+    } else {
+      const lo = this.lo[q]!;
+      const hi = this.hi[q]!;
+      for (const id of ids) {
+        if (lo[id]! < arg) left[l++] = id;
+        if (hi[id]! >= arg) right[r++] = id;
+      }
     }
     const node = this.alloc();
-    this.nodes[node] = split.kind | (split.query << 4);
-    this.nodes[node + 1] = split.arg;
+    this.nodes[node] = split.kind | (q << 4);
+    this.nodes[node + 1] = arg;
     const leftNode = this.build(left, depth + 1);
     const rightNode = this.build(right, depth + 1);
     this.nodes[node + 2] = leftNode;
@@ -143,86 +159,75 @@ class TreeBuilder {
     return node;
   }
 
-  /** 0: left only, 1: right only, 2: both. */
-  private side(split: Split, id: number): number {
-    const e = this.entries;
-    const o = id * ENTRY_STRIDE;
-    const q = split.query;
-    if (split.kind === BIT) {
-      const maskAt = bitMaskAt[q]!;
-      const mask = maskAt < 0 ? 0xffffffff : e[o + maskAt]!;
-      if (((mask >>> split.arg) & 1) === 0) return 2;
-      return (e[o + bitValueAt[q]!]! >>> split.arg) & 1;
+  private count(kind: number, q: number, arg: number, ids: Int32Array): Split {
+    let left = 0;
+    let right = 0;
+    if (kind === BIT) {
+      const value = this.value[q]!;
+      const mask = this.mask[q]!;
+      for (const id of ids) {
+        if (((mask[id]! >>> arg) & 1) === 0) {
+          left++;
+          right++;
+        } else if (((value[id]! >>> arg) & 1) === 0) left++;
+        else right++;
+      }
+    } else {
+      const lo = this.lo[q]!;
+      const hi = this.hi[q]!;
+      for (const id of ids) {
+        if (lo[id]! < arg) left++;
+        if (hi[id]! >= arg) right++;
+      }
     }
-    if (this.hi[q]![id]! < split.arg) return 0;
-    if (this.lo[q]![id]! >= split.arg) return 1;
-    return 2;
-  }
-
-  /** Lower end of the entry's interval in query word `query`. */
-  private intervalLo(query: number, o: number): number {
-    const e = this.entries;
-    if (query < Q.ifId) {
-      const at = bitValueAt[query]!;
-      return (e[o + at]! & e[o + bitMaskAt[query]!]!) >>> 0;
-    }
-    return query === Q.dscp ? lowestDscp(e, o) : e[o + rangeLoAt[query]!]!;
-  }
-
-  /** Upper end of the entry's interval in query word `query`. */
-  private intervalHi(query: number, o: number): number {
-    const e = this.entries;
-    if (query < Q.ifId) {
-      const mask = e[o + bitMaskAt[query]!]!;
-      return ((e[o + bitValueAt[query]!]! & mask) | ~mask) >>> 0;
-    }
-    return query === Q.dscp ? highestDscp(e, o) : e[o + rangeHiAt[query]!]!;
+    return { kind, query: q, arg, left, right };
   }
 
   private bestSplit(ids: Int32Array): Split | null {
     let best: Split | null = null;
-    const consider = (kind: number, query: number, arg: number) => {
-      const split: Split = { kind, query, arg, left: 0, right: 0 };
-      for (const id of ids) {
-        const side = this.side(split, id);
-        if (side !== 1) split.left++;
-        if (side !== 0) split.right++;
+    const consider = (split: Split) => {
+      const larger = Math.max(split.left, split.right);
+      if (
+        best === null ||
+        larger < Math.max(best.left, best.right) ||
+        (larger === Math.max(best.left, best.right) && split.left + split.right < best.left + best.right)
+      ) {
+        best = split;
       }
-      const worse =
-        best !== null &&
-        (Math.max(split.left, split.right) > Math.max(best.left, best.right) ||
-          (Math.max(split.left, split.right) === Math.max(best.left, best.right) &&
-            split.left + split.right >= best.left + best.right));
-      if (!worse) best = split;
     };
-    const e = this.entries;
-    for (const dim of BIT_DIMS) {
-      for (let w = 0; w < dim.words; w++) {
+    // Bit splits: the first bit of each dimension (destination, source, if_id, mark) where entries
+    // that fix it disagree.
+    for (const [first, words] of [
+      [Q.dst, 4],
+      [Q.src, 4],
+      [Q.ifId, 1],
+      [Q.mark, 1],
+    ] as const) {
+      for (let q = first; q < first + words; q++) {
+        const value = this.value[q]!;
+        const mask = this.mask[q]!;
         let ones = 0;
         let zeros = 0;
         for (const id of ids) {
-          const o = id * ENTRY_STRIDE;
-          const mask = dim.mask < 0 ? 0xffffffff : e[o + dim.mask + w]!;
-          const value = e[o + dim.value + w]!;
-          ones |= value & mask;
-          zeros |= ~value & mask;
+          ones |= value[id]!;
+          zeros |= ~value[id]! & mask[id]!;
         }
         const differing = ones & zeros;
         if (differing !== 0) {
-          consider(BIT, dim.query + w, 31 - Math.clz32(differing));
+          consider(this.count(BIT, q, 31 - Math.clz32(differing), ids));
           break;
         }
       }
     }
-    for (const query of [Q.protocol, Q.srcPort, Q.dstPort, Q.dscp]) {
-      const threshold = this.medianBoundary(ids, query);
-      if (threshold >= 0) consider(RANGE, query, threshold);
+    for (const q of RANGE_QUERIES) {
+      const threshold = this.medianBoundary(ids, q);
+      if (threshold >= 0) consider(this.count(RANGE, q, threshold, ids));
     }
-    for (const base of [Q.dst, Q.src]) {
-      for (let w = 0; w < 4; w++) {
-        const threshold = this.medianBoundary(ids, base + w);
+    for (const first of [Q.dst, Q.src]) {
+      for (let q = first; q < first + 4; q++) {
+        const threshold = this.medianBoundary(ids, q);
         if (threshold === -2) continue;
-        if (threshold >= 0) consider(RANGE, base + w, threshold);
+        if (threshold >= 0) consider(this.count(RANGE, q, threshold, ids));
         break;
       }
     }
@@ -230,24 +235,21 @@ class TreeBuilder {
   }
 
   /**
-   * The median of the interval boundaries strictly inside the node's span in query word `query`; -2 when
+   * The median of the interval boundaries strictly inside the node's span in query word `q`; -2 when
    * every entry has the same interval there, -1 when the intervals differ but none splits the span.
    */
-  private medianBoundary(ids: Int32Array, query: number): number {
-    let min = Infinity;
-    let max = -Infinity;
+  private medianBoundary(ids: Int32Array, q: number): number {
+    const los = this.lo[q]!;
+    const his = this.hi[q]!;
+    const firstLo = los[ids[0]!]!;
+    const firstHi = his[ids[0]!]!;
+    let min = firstLo;
+    let max = firstHi;
     let uniform = true;
-    let firstLo = -1;
-    let firstHi = -1;
-    const los = this.lo[query]!;
-    const his = this.hi[query]!;
     for (const id of ids) {
       const lo = los[id]!;
       const hi = his[id]!;
-      if (firstLo < 0) {
-        firstLo = lo;
-        firstHi = hi;
-      } else if (lo !== firstLo || hi !== firstHi) uniform = false;
+      if (lo !== firstLo || hi !== firstHi) uniform = false;
       if (lo < min) min = lo;
       if (hi > max) max = hi;
     }
@@ -263,7 +265,7 @@ class TreeBuilder {
     if (count === 0) return -1;
     if (count <= MEDIAN_SAMPLE) return points.subarray(0, count).sort()[count >>> 1]!;
     // Large nodes: the median of an evenly spaced sample is close enough for a split and keeps the
-    // build O(n) per node instead of a sort.
+    // build linear per node instead of a sort.
     const sample = new Float64Array(MEDIAN_SAMPLE);
     for (let i = 0; i < MEDIAN_SAMPLE; i++) sample[i] = points[Math.floor((i * count) / MEDIAN_SAMPLE)]!;
     return sample.sort()[MEDIAN_SAMPLE >>> 1]!;
