@@ -4,9 +4,11 @@
  *   seal(handle, buffer, offset, length, seqHigh, status, from, to)
  *   open(handle, buffer, offset, length, seqHigh, status, from, to)
  *   destroySa(handle)
+ *   liveSas() -> how many SA contexts this environment holds (destroyed or finalized ones excluded)
  *   opensslVersion: the OpenSSL this process runs (Node's own)
  * Every argument is checked here before esp_sa.c touches memory; per-packet offsets and lengths are
- * checked there. The module keeps no global mutable state, so each worker_thread may load it.
+ * checked there. The module keeps no global mutable state (its one counter is per environment), so each
+ * worker_thread may load it.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,9 +22,22 @@
 /* Marks our externals, so that a foreign external passed as a handle is refused, not dereferenced. */
 static const napi_type_tag sa_handle_tag = {0x6573707265737330ULL, 0x73612d68616e646cULL};
 
+/* Per environment (main thread or worker): freed by Node after every handle's finalizer has run. */
+typedef struct {
+  int64_t live_sas;
+} addon_state;
+
 typedef struct {
   esp_sa *sa;
+  addon_state *state;
 } sa_handle;
+
+static void release_sa(sa_handle *h) {
+  if (h->sa == NULL) return;
+  esp_sa_free(h->sa);
+  h->sa = NULL;
+  h->state->live_sas--;
+}
 
 static napi_value throw_type(napi_env env, const char *message) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
@@ -71,7 +86,7 @@ static void finalize_handle(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   sa_handle *h = data;
-  esp_sa_free(h->sa);
+  release_sa(h);
   free(h);
 }
 
@@ -102,6 +117,11 @@ static napi_value create_sa(napi_env env, napi_callback_info info) {
   params.icv_bytes = icv_bytes;
   params.integrity = (int)integrity;
 
+  addon_state *state = NULL;
+  if (napi_get_instance_data(env, (void **)&state) != napi_ok || state == NULL) {
+    napi_throw_error(env, "ERR_ESPRESSO_CRYPTO_SETUP", "the addon was not initialised");
+    return NULL;
+  }
   const char *error = "out of memory";
   sa_handle *h = calloc(1, sizeof *h);
   if (h != NULL) h->sa = esp_sa_new(&params, enc_key, enc_len, integ_key, integ_len, &error);
@@ -110,6 +130,8 @@ static napi_value create_sa(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_ESPRESSO_CRYPTO_SETUP", error);
     return NULL;
   }
+  h->state = state;
+  state->live_sas++;
   napi_value handle;
   if (napi_create_external(env, h, finalize_handle, NULL, &handle) != napi_ok) {
     finalize_handle(env, h, NULL);
@@ -131,9 +153,25 @@ static napi_value destroy_sa(napi_env env, napi_callback_info info) {
   }
   sa_handle *h = get_handle(env, argv[0]);
   if (h == NULL) return NULL;
-  esp_sa_free(h->sa);
-  h->sa = NULL;
+  release_sa(h);
   return NULL;
+}
+
+static napi_value live_sas(napi_env env, napi_callback_info info) {
+  (void)info;
+  addon_state *state = NULL;
+  napi_value count;
+  if (napi_get_instance_data(env, (void **)&state) != napi_ok || state == NULL ||
+      napi_create_int64(env, state->live_sas, &count) != napi_ok) {
+    return NULL;
+  }
+  return count;
+}
+
+static void free_state(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
 }
 
 static napi_value run_batch(napi_env env, napi_callback_info info, void (*run)(esp_sa *, const esp_batch *)) {
@@ -192,6 +230,11 @@ static napi_value seal(napi_env env, napi_callback_info info) { return run_batch
 static napi_value open(napi_env env, napi_callback_info info) { return run_batch(env, info, esp_sa_open); }
 
 NAPI_MODULE_INIT() {
+  addon_state *state = calloc(1, sizeof *state);
+  if (state == NULL || napi_set_instance_data(env, state, free_state, NULL) != napi_ok) {
+    free(state);
+    return NULL;
+  }
   napi_value version;
   if (napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &version) != napi_ok) {
     return NULL;
@@ -199,6 +242,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"createSa", NULL, create_sa, NULL, NULL, NULL, napi_enumerable, NULL},
       {"destroySa", NULL, destroy_sa, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"liveSas", NULL, live_sas, NULL, NULL, NULL, napi_enumerable, NULL},
       {"seal", NULL, seal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"open", NULL, open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"opensslVersion", NULL, NULL, NULL, NULL, version, napi_enumerable, NULL},

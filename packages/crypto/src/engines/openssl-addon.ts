@@ -44,6 +44,8 @@ export interface NativeAddon {
     to: number,
   ): void;
   destroySa(sa: NativeSaHandle): void;
+  /** SA contexts alive in this thread's copy of the addon: created, and neither destroyed nor finalized. */
+  liveSas(): number;
 }
 
 export type NativeAddonLoad =
@@ -57,7 +59,7 @@ export const defaultAddonPath: string = new URL('../../build/Release/espresso_cr
 /** Set to `0` to run without the native engine, as on a machine where it did not build. */
 export const disableEnvVar = 'ESPRESSO_NATIVE_CRYPTO';
 
-const requiredFunctions = ['createSa', 'seal', 'open', 'destroySa'] as const;
+const requiredFunctions = ['createSa', 'seal', 'open', 'destroySa', 'liveSas'] as const;
 
 /**
  * Loads the addon, or says why it cannot: not built, built for another platform, an OpenSSL symbol the

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CipherKeys, CipherSpec } from '../cipher-spec.ts';
 import type { PacketBatch } from '../packet-batch.ts';
 import { opensslEngine } from './openssl.ts';
+import { loadNativeAddon } from './openssl-addon.ts';
 
 /**
  * A worker thread that owns its own SA contexts: it loads the addon itself, seals (or opens) the packets
@@ -23,13 +24,15 @@ export interface WorkerReport {
   readonly available: boolean;
   readonly reason: string | undefined;
   readonly status: number[];
+  /** SA contexts alive in this thread's environment when it reported. */
+  readonly liveSas: number;
 }
 
 const job = workerData as WorkerJob;
 const report = (r: WorkerReport) => parentPort!.postMessage(r);
 
 if (!opensslEngine.available) {
-  report({ available: false, reason: opensslEngine.unavailableReason, status: [] });
+  report({ available: false, reason: opensslEngine.unavailableReason, status: [], liveSas: 0 });
 } else {
   const batch: PacketBatch = {
     buffer: new Uint8Array(job.buffer),
@@ -50,5 +53,6 @@ if (!opensslEngine.available) {
   else cipher.open(batch, 0, batch.count);
   cipher.destroy();
   opensslEngine.createCipher(job.spec, job.keys);
-  report({ available: true, reason: undefined, status: [...batch.status] });
+  const liveSas = loadNativeAddon().addon!.liveSas();
+  report({ available: true, reason: undefined, status: [...batch.status], liveSas });
 }

@@ -5,6 +5,7 @@ import type { CipherKeys, CipherSpec } from '../cipher-spec.ts';
 import { CryptoStatus, type PacketBatch } from '../packet-batch.ts';
 import { copyBatch, layOutPackets, packetBytes } from '../test-batch.ts';
 import { nodeEngine } from './node.ts';
+import { loadNativeAddon } from './openssl-addon.ts';
 import type { WorkerJob, WorkerReport } from './openssl-worker.fixture.ts';
 
 const gcm: CipherSpec = {
@@ -85,6 +86,7 @@ describe('openssl engine in worker threads', () => {
     memory.set(a.plain.buffer, 0);
     memory.set(b.plain.buffer.subarray(8192), 8192);
     const original = memory.slice();
+    const mainThreadSas = loadNativeAddon().addon?.liveSas();
 
     const sealed = await Promise.all([
       runWorker(jobFor(a, 'seal', shared, 300)),
@@ -93,7 +95,10 @@ describe('openssl engine in worker threads', () => {
     for (const r of sealed) {
       assert.equal(r.available, true, `the worker could not load the addon: ${r.reason}`);
       assert.deepEqual(r.status, new Array(24).fill(CryptoStatus.ok));
+      // Each thread counts only its own contexts: the one it left for its finalizer.
+      assert.equal(r.liveSas, 1);
     }
+    assert.equal(loadNativeAddon().addon?.liveSas(), mainThreadSas);
     // What node:crypto makes of the same packets, byte for byte.
     for (const lane of [a, b]) {
       const want = copyBatch(lane.plain);
