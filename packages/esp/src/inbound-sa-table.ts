@@ -13,6 +13,8 @@ export class InboundSaTable {
   /** Why the last `lookup` found nothing: noState, or unknownSpiDomain when the SPI exists in another domain. */
   lastMiss: number = DropReason.noState;
   private readonly byKey = new Map<number, SaRuntime[]>();
+  /** The last SA found: batches mostly carry one SA, so most lookups stop here. */
+  private last: SaRuntime | null = null;
   /** How many SAs hold each SPI, over all domains. */
   private readonly spiCount = new Map<number, number>();
   private count = 0;
@@ -40,6 +42,7 @@ export class InboundSaTable {
     }
     list.push(sa);
     this.byKey.set(key, list);
+    this.last = null;
     this.spiCount.set(sa.spi, (this.spiCount.get(sa.spi) ?? 0) + 1);
     this.count++;
   }
@@ -51,6 +54,7 @@ export class InboundSaTable {
     if (list === undefined || at < 0) return false;
     list.splice(at, 1);
     if (list.length === 0) this.byKey.delete(key);
+    if (this.last === sa) this.last = null;
     const n = (this.spiCount.get(sa.spi) ?? 1) - 1;
     if (n === 0) this.spiCount.delete(sa.spi);
     else this.spiCount.set(sa.spi, n);
@@ -86,8 +90,21 @@ export class InboundSaTable {
     dstOffset: number,
     srcOffset: number,
   ): SaRuntime | null {
+    const last = this.last;
+    if (
+      last !== null &&
+      last.spi === spi &&
+      last.domain === domain &&
+      last.outerVersion === version &&
+      wordsAt(buf, dstOffset, version, last.localWords) &&
+      (!last.matchSource || wordsAt(buf, srcOffset, version, last.peerWords))
+    ) {
+      return last;
+    }
     const list = this.byKey.get(domain * TWO_32 + spi);
     if (list !== undefined) {
+      // Only an SA alone under its key is cached: with siblings the longest match is worked out each time.
+      if (list.length === 1) this.last = list[0]!;
       let fallback: SaRuntime | null = null;
       for (let i = 0; i < list.length; i++) {
         const sa = list[i]!;

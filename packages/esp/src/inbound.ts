@@ -11,7 +11,6 @@ import {
   parseIpv4Header,
   parseIpv6Header,
   parseUdpHeader,
-  readU16,
   readU32,
   verifyUdpChecksumIpv4,
   verifyUdpChecksumIpv6,
@@ -283,8 +282,11 @@ export class EspInbound {
       verdict = DropReason.badTotalLength;
     }
     if (verdict !== VERDICT_FORWARD) return this.dropFor(sa, v, i, verdict);
-    sa.lifetime.checkTime(now);
-    if (sa.lifetime.expired) return this.dropFor(sa, v, i, DropReason.stateExpired);
+    // Time lifetimes once per SA per batch: the first time this batch meets the SA.
+    if (sa.batchEpoch !== this.epoch) {
+      sa.lifetime.checkTime(now);
+      if (sa.lifetime.expired) return this.dropFor(sa, v, i, DropReason.stateExpired);
+    }
 
     const seqLow = readU32(buf, esp + 4);
     const replay = sa.replay!;
@@ -359,25 +361,7 @@ export class EspInbound {
     p.payloadOffset = dataOffset;
     p.payloadLength = dataLength;
     p.nextHeader = nextHeader;
-    if (buf[o]! >>> 4 === 4) {
-      const tos = buf[o + 1]!;
-      p.outerVersion = 4;
-      p.outerDscp = tos >>> 2;
-      p.outerEcn = tos & 3;
-      p.outerTtl = buf[o + 8]!;
-      p.outerIdentification = readU16(buf, o + 4);
-      p.outerDontFragment = (buf[o + 6]! & 0x40) !== 0;
-      p.outerFlowLabel = 0;
-    } else {
-      const tc = ((buf[o]! & 0x0f) << 4) | (buf[o + 1]! >>> 4);
-      p.outerVersion = 6;
-      p.outerDscp = tc >>> 2;
-      p.outerEcn = tc & 3;
-      p.outerTtl = buf[o + 7]!;
-      p.outerIdentification = 0;
-      p.outerDontFragment = true;
-      p.outerFlowLabel = ((buf[o + 1]! & 0x0f) << 16) | readU16(buf, o + 2);
-    }
+    p.outerVersion = buf[o]! >>> 4 === 4 ? 4 : 6;
     const verdict = sa.mode.deliverInbound(sa, buf, p);
     if (verdict !== VERDICT_FORWARD) return verdict;
     v.offset[i] = p.resultOffset;

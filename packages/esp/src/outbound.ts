@@ -86,7 +86,7 @@ export class EspOutbound {
         }
       }
       const data = frame.payloadLength;
-      const tfc = sa.tfcPadTo > data && (dummy || sa.mode.name === 'tunnel') ? sa.tfcPadTo - data : 0;
+      const tfc = sa.tfcPadTo > data && (dummy || sa.tfcInner) ? sa.tfcPadTo - data : 0;
       const pad = paddingLength(data, tfc, sa.alignBytes);
       const espLength = sa.espHeaderBytes + data + tfc + pad + 2 + sa.icvBytes;
       const espOffset = frame.payloadOffset - sa.espHeaderBytes;

@@ -48,6 +48,13 @@ export class ReplayWindow {
     this.bitmap = new Uint32Array(blocks);
     this.ringMask = blocks - 1;
     this.ringBits = blocks * 32;
+    this.topHigh = 0;
+    this.topLow = 0;
+    this.reset(topHigh, topLow);
+  }
+
+  /** Starts over with `top` as the highest number received and everything at or below it seen. */
+  reset(topHigh: number, topLow: number): void {
     this.topHigh = topHigh >>> 0;
     this.topLow = topLow >>> 0;
     this.bitmap.fill(0xffffffff);

@@ -109,6 +109,8 @@ export class SaRuntime {
   identification: number;
 
   readonly tfcPadTo: number;
+  /** Whether TFC padding applies to ordinary packets (tunnel mode: the inner header carries the length). */
+  readonly tfcInner: boolean;
   /** -1 copies the inner DSCP. */
   readonly dscp: number;
   readonly ecnNormal: boolean;
@@ -181,6 +183,7 @@ export class SaRuntime {
     this.identification = (options.firstIdentification ?? Math.floor(Math.random() * 0x10000)) & 0xffff;
 
     this.tfcPadTo = params.tfcPadTo;
+    this.tfcInner = params.tfcPadTo > 0 && params.mode === 'tunnel';
     this.dscp = params.dscp;
     this.ecnNormal = params.ecn === 'normal';
     this.df = params.df === 'copy' ? 0 : params.df === 'set' ? 1 : 2;

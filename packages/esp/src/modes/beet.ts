@@ -6,6 +6,7 @@ import {
   type Ipv6Fields,
   parseIpv4Header,
   parseIpv6Header,
+  readU16,
   WIRE_OK,
   writeIpv4Header,
   writeIpv6Header,
@@ -13,7 +14,7 @@ import {
 import { outerFieldsFromInner, writeOuterHeader } from '../outer-header.ts';
 import { VERDICT_FORWARD } from '../packet-vector.ts';
 import type { SaRuntime } from '../sa-runtime.ts';
-import type { EspMode, InboundPacket, OutboundFrame } from './mode.ts';
+import { type EspMode, type InboundPacket, type OutboundFrame, outerTrafficClass } from './mode.ts';
 
 /** IANA protocol 94: the BEET pseudo-header that carries IPv4 options across (Linux IPPROTO_BEETPH). */
 export const BEET_PSEUDO_HEADER = 94;
@@ -115,19 +116,24 @@ export const beetMode: EspMode = {
       dataOffset = optionsOffset + optionsLength;
       dataLength -= phLength + optionsLength;
     }
+    // The rebuilt header takes what the outer header carried: DSCP, ECN, TTL, and in IPv4 its ID and DF.
+    const o = p.outerOffset;
+    const outer4 = p.outerVersion === 4;
+    const tc = outerTrafficClass(buf, p);
+    const ttl = outer4 ? buf[o + 8]! : buf[o + 7]!;
     const headerLength = sa.beetVersion === 4 ? 20 + optionsLength : 40;
     const start = dataOffset - headerLength;
     if (start < p.roomStart) return DropReason.noBufferSpace;
     if (sa.beetVersion === 4) {
       const f = built4;
-      f.dscp = p.outerDscp;
-      f.ecn = p.outerEcn;
+      f.dscp = tc >>> 2;
+      f.ecn = tc & 3;
       f.totalLength = headerLength + dataLength;
-      f.identification = p.outerIdentification;
-      f.dontFragment = p.outerDontFragment;
+      f.identification = outer4 ? readU16(buf, o + 4) : 0;
+      f.dontFragment = outer4 ? (buf[o + 6]! & 0x40) !== 0 : true;
       f.moreFragments = false;
       f.fragmentOffset = 0;
-      f.ttl = p.outerTtl;
+      f.ttl = ttl;
       f.protocol = nextHeader;
       f.src = sa.beetRemote[3]!;
       f.dst = sa.beetLocal[3]!;
@@ -140,12 +146,12 @@ export const beetMode: EspMode = {
       );
     } else {
       const f = built6;
-      f.dscp = p.outerDscp;
-      f.ecn = p.outerEcn;
-      f.flowLabel = p.outerFlowLabel;
+      f.dscp = tc >>> 2;
+      f.ecn = tc & 3;
+      f.flowLabel = outer4 ? 0 : ((buf[o + 1]! & 0x0f) << 16) | readU16(buf, o + 2);
       f.payloadLength = dataLength;
       f.nextHeader = nextHeader;
-      f.hopLimit = p.outerTtl;
+      f.hopLimit = ttl;
       f.src.set(sa.beetRemote);
       f.dst.set(sa.beetLocal);
       writeIpv6Header(buf, start, f);

@@ -85,12 +85,6 @@ export interface InboundPacket {
   udp: boolean;
   /** The lowest byte the delivered packet may start at (the slot's start). */
   roomStart: number;
-  outerDscp: number;
-  outerEcn: number;
-  outerTtl: number;
-  outerIdentification: number;
-  outerDontFragment: boolean;
-  outerFlowLabel: number;
   /** Decrypted data after the IV, up to the padding, and the trailer's next header. */
   payloadOffset: number;
   payloadLength: number;
@@ -107,16 +101,16 @@ export function createInboundPacket(): InboundPacket {
     nextHeaderField: 0,
     udp: false,
     roomStart: 0,
-    outerDscp: 0,
-    outerEcn: 0,
-    outerTtl: 0,
-    outerIdentification: 0,
-    outerDontFragment: false,
-    outerFlowLabel: 0,
     payloadOffset: 0,
     payloadLength: 0,
     nextHeader: 0,
     resultOffset: 0,
     resultLength: 0,
   };
+}
+
+/** The outer header's DSCP and ECN as one byte (IPv4 TOS, IPv6 traffic class), read when a mode needs it. */
+export function outerTrafficClass(buf: Uint8Array, p: InboundPacket): number {
+  const o = p.outerOffset;
+  return p.outerVersion === 4 ? buf[o + 1]! : ((buf[o]! & 0x0f) << 4) | (buf[o + 1]! >>> 4);
 }

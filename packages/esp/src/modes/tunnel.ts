@@ -1,23 +1,10 @@
 import { DropReason } from '@espresso/counters';
-import {
-  createIpv4Header,
-  createIpv6Header,
-  IpProtocol,
-  parseIpv4Header,
-  parseIpv6Header,
-  readU16,
-  setIpv4Ecn,
-  setIpv6Ecn,
-  WIRE_OK,
-} from '@espresso/wire';
+import { IpProtocol, readU16, setIpv4Ecn, setIpv6Ecn } from '@espresso/wire';
 import { innerEcnOnDecapsulation } from '../ecn.ts';
 import { outerFieldsFromInner, writeOuterHeader } from '../outer-header.ts';
 import { VERDICT_FORWARD } from '../packet-vector.ts';
 import type { SaRuntime } from '../sa-runtime.ts';
-import type { EspMode, InboundPacket, OutboundFrame } from './mode.ts';
-
-const inner4 = createIpv4Header();
-const inner6 = createIpv6Header();
+import { type EspMode, type InboundPacket, type OutboundFrame, outerTrafficClass } from './mode.ts';
 
 /**
  * Tunnel mode (RFC 4303 §3.1.2, RFC 4301 §5.1.2): the whole inner packet, IPv4 or IPv6, is the payload;
@@ -72,20 +59,26 @@ export const tunnelMode: EspMode = {
 
   deliverInbound(_sa: SaRuntime, buf: Uint8Array, p: InboundPacket): number {
     const at = p.payloadOffset;
+    const available = p.payloadLength;
     let total: number;
     let ecn: number;
+    // The inner packet's version must match the next header, and its length must fit the payload (the
+    // rest is TFC padding). Its checksum is the forwarding path's business, as for any packet.
     if (p.nextHeader === IpProtocol.ipip) {
-      if (parseIpv4Header(buf, at, p.payloadLength, inner4) !== WIRE_OK) return DropReason.badInnerHeader;
-      total = inner4.totalLength;
-      ecn = inner4.ecn;
+      if (available < 20 || buf[at]! >>> 4 !== 4) return DropReason.badInnerHeader;
+      const headerLength = (buf[at]! & 0x0f) << 2;
+      total = readU16(buf, at + 2);
+      if (headerLength < 20 || total < headerLength || total > available) return DropReason.badInnerHeader;
+      ecn = buf[at + 1]! & 3;
     } else if (p.nextHeader === IpProtocol.ipv6) {
-      if (parseIpv6Header(buf, at, p.payloadLength, inner6) !== WIRE_OK) return DropReason.badInnerHeader;
-      total = 40 + inner6.payloadLength;
-      ecn = inner6.ecn;
+      if (available < 40 || buf[at]! >>> 4 !== 6) return DropReason.badInnerHeader;
+      total = 40 + readU16(buf, at + 4);
+      if (total > available) return DropReason.badInnerHeader;
+      ecn = (buf[at + 1]! >>> 4) & 3;
     } else {
       return DropReason.badNextHeader;
     }
-    const merged = innerEcnOnDecapsulation(ecn, p.outerEcn);
+    const merged = innerEcnOnDecapsulation(ecn, outerTrafficClass(buf, p) & 3);
     if (merged < 0) return DropReason.ecnCeNotEct;
     if (merged !== ecn) {
       if (p.nextHeader === IpProtocol.ipip) setIpv4Ecn(buf, at, merged);

@@ -1,0 +1,307 @@
+import { parseArgs } from 'node:util';
+import {
+  CryptoStatus,
+  copyBatch,
+  createPacketBatch,
+  cryptoEngines,
+  type PacketBatch,
+  type SaCipher,
+} from '@espresso/crypto';
+import {
+  createPacketVector,
+  createSaRuntime,
+  EspInbound,
+  EspOutbound,
+  InboundSaTable,
+  type PacketVector,
+  resolveSaConfig,
+  type SaConfig,
+  type SaRuntime,
+  setPacket,
+  VERDICT_FORWARD,
+} from '@espresso/esp';
+import { type AlgorithmCase, innerPacket, saPair } from '@espresso/esp/testing';
+import { formatRate, gbits, machineLine, measureRate } from '../lib/measure.ts';
+import { opensslSpeed, opensslVersion } from '../lib/openssl-speed.ts';
+import { formatTable } from '../lib/table.ts';
+
+const usage = `Usage: npm run bench -- esp-throughput [options]
+
+ESP encrypt (tunnel mode, IPv4 in IPv4) and decrypt packets/s on one thread, per engine, algorithm and
+inner packet size, beside the bare crypto loop of the same engine (batch seal/open of the same ESP
+payloads with no ESP framing) and \`openssl speed -evp\` measured in the same run.
+
+  --engine NAME[,NAME]   engines (default: every available one)
+  --alg NAME[,NAME]      aes-gcm-128, aes-gcm-256, chacha20-poly1305, aes-cbc-256-sha256 (default: all four)
+  --bytes N[,N]          inner IP packet sizes (default: 64,512,1400)
+  --batch N              packets per batch (default 64)
+  --ms N                 measuring time per trial in ms (default 250; 3 trials, best kept)
+`;
+
+const { values } = parseArgs({
+  options: {
+    engine: { type: 'string', multiple: true },
+    alg: { type: 'string', multiple: true },
+    bytes: { type: 'string', multiple: true },
+    batch: { type: 'string', default: '64' },
+    ms: { type: 'string', default: '250' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(usage);
+  process.exit(0);
+}
+
+const list = (v: string[] | undefined) => v?.flatMap((s) => s.split(',')).filter(Boolean);
+const pattern = (n: number, seed: number) =>
+  Array.from({ length: n }, (_, k) => ((seed * 31 + k * 7) & 0xff).toString(16).padStart(2, '0')).join('');
+
+const algorithms: Record<string, AlgorithmCase> = {
+  'aes-gcm-128': {
+    name: 'aes-gcm-128',
+    encryption: { algorithm: 'aes-gcm', keyBits: 128, icvBytes: 16, key: pattern(20, 1) },
+  },
+  'aes-gcm-256': {
+    name: 'aes-gcm-256',
+    encryption: { algorithm: 'aes-gcm', keyBits: 256, icvBytes: 16, key: pattern(36, 1) },
+  },
+  'chacha20-poly1305': {
+    name: 'chacha20-poly1305',
+    encryption: { algorithm: 'chacha20-poly1305', key: pattern(36, 1) },
+  },
+  'aes-cbc-256-sha256': {
+    name: 'aes-cbc-256-sha256',
+    encryption: { algorithm: 'aes-cbc', keyBits: 256, key: pattern(32, 1) },
+    integrity: { algorithm: 'hmac-sha256-128', key: pattern(32, 2) },
+  },
+};
+
+const algNames = list(values.alg) ?? Object.keys(algorithms);
+for (const name of algNames) {
+  if (algorithms[name] === undefined) {
+    process.stderr.write(`esp-throughput: unknown algorithm '${name}'\n${usage}`);
+    process.exit(2);
+  }
+}
+const sizes = (list(values.bytes) ?? ['64', '512', '1400']).map(Number);
+const batchSize = Number(values.batch);
+const options = { minMs: Number(values.ms), warmupMs: Math.min(150, Number(values.ms)), trials: 3 };
+const wantedEngines = list(values.engine);
+const engines = cryptoEngines.filter(
+  (e) => e.available && (wantedEngines === undefined || wantedEngines.includes(e.name)),
+);
+for (const e of cryptoEngines) {
+  if (!e.available) process.stdout.write(`engine ${e.name}: not available (${e.unavailableReason})\n`);
+}
+
+const SLOT = 2048;
+const HEADROOM = 128;
+
+/** `n` copies of one inner IPv4 packet of `size` bytes, each in a 2 KiB slot with 128 bytes headroom. */
+function innerVector(size: number, n: number): { v: PacketVector; header: Uint8Array } {
+  const packet = innerPacket({ version: 4, src: '10.1.0.1', dst: '10.2.0.2', payloadBytes: size - 28 });
+  const v = createPacketVector(new Uint8Array(SLOT * n), n);
+  for (let i = 0; i < n; i++) {
+    v.buffer.set(packet, i * SLOT + HEADROOM);
+    setPacket(v, i, i * SLOT + HEADROOM, size, i * SLOT, (i + 1) * SLOT);
+  }
+  v.count = n;
+  return { v, header: packet.subarray(0, 28) };
+}
+
+function allForwarded(v: PacketVector, what: string): void {
+  for (let i = 0; i < v.count; i++) {
+    if (v.verdict[i] !== VERDICT_FORWARD)
+      throw new Error(`${what}: packet ${i} dropped (reason ${v.verdict[i]})`);
+  }
+}
+
+/** Rate of `round` alone, after taking off the time of the `restore` that each round needs first. */
+function netRate(restore: () => void, round: () => void, n: number): number {
+  const restoreRate = measureRate(restore, n, options).perSecond;
+  const both = measureRate(
+    () => {
+      restore();
+      round();
+    },
+    n,
+    options,
+  ).perSecond;
+  return 1 / (1 / both - 1 / restoreRate);
+}
+
+interface Figures {
+  encrypt: number;
+  decrypt: number;
+  bareSeal: number;
+  bareOpen: number;
+}
+
+function measure(engine: string, alg: AlgorithmCase, size: number): Figures {
+  const pair = saPair(alg, { extra: { engine } });
+  const configOut: SaConfig = pair.out;
+  const out = createSaRuntime(configOut);
+  const inbound: SaRuntime = createSaRuntime(pair.in);
+  const table = new InboundSaTable();
+  table.add(inbound);
+  const encoder = new EspOutbound({ capacity: batchSize });
+  const decoder = new EspInbound({ capacity: batchSize, table });
+  const n = batchSize;
+
+  // Encrypt: each round puts the inner header back (the last round encrypted it) and resets the views.
+  const { v, header } = innerVector(size, n);
+  const restoreInner = () => {
+    for (let i = 0; i < n; i++) {
+      const at = i * SLOT + HEADROOM;
+      v.buffer.set(header, at);
+      v.offset[i] = at;
+      v.length[i] = size;
+    }
+  };
+  restoreInner();
+  encoder.encapsulate(out, v, 0, n, 0);
+  allForwarded(v, 'encrypt');
+  const encrypt = netRate(restoreInner, () => encoder.encapsulate(out, v, 0, n, 0), n);
+
+  // Decrypt: each round restores the sealed packets and the replay window the last round consumed.
+  restoreInner();
+  encoder.encapsulate(out, v, 0, n, 0);
+  const sealed = v.buffer.slice();
+  const sealedOffset = v.offset.slice();
+  const sealedLength = v.length.slice();
+  const first = BigInt(out.sequence!.next()) - BigInt(n);
+  const work = createPacketVector(sealed.slice(), n);
+  for (let i = 0; i < n; i++)
+    setPacket(work, i, sealedOffset[i]!, sealedLength[i]!, i * SLOT, (i + 1) * SLOT);
+  work.count = n;
+  const replay = inbound.replay!;
+  const top = first - 1n;
+  const restoreSealed = () => {
+    for (let i = 0; i < n; i++) {
+      const a = sealedOffset[i]!;
+      work.buffer.set(sealed.subarray(a, a + sealedLength[i]!), a);
+      work.offset[i] = a;
+      work.length[i] = sealedLength[i]!;
+    }
+    replay.reset(Number(top >> 32n), Number(top & 0xffffffffn));
+  };
+  restoreSealed();
+  decoder.decapsulate(work, 0, n, 0);
+  allForwarded(work, 'decrypt');
+  const decrypt = netRate(restoreSealed, () => decoder.decapsulate(work, 0, n, 0), n);
+
+  // The bare loop: the same ESP payloads sealed and opened by the same engine, nothing else.
+  const spec = resolveSaConfig(configOut).cipherSpec;
+  const bare = bareBatch(sealed, sealedOffset, sealedLength, out.udpBytes + 20, n);
+  const cipher: SaCipher = out.cipher;
+  const bareSeal = measureRate(() => cipher.seal(bare, 0, n), n, options).perSecond;
+  const opened = copyBatch(bare);
+  cipher.seal(opened, 0, n);
+  const openWork = copyBatch(opened);
+  const restoreOpen = () => {
+    for (let i = 0; i < n; i++) {
+      const a = opened.offset[i]!;
+      openWork.buffer.set(opened.buffer.subarray(a, a + opened.length[i]!), a);
+    }
+  };
+  const incoming: SaCipher = inbound.cipher;
+  restoreOpen();
+  incoming.open(openWork, 0, n);
+  for (let i = 0; i < n; i++) {
+    if (openWork.status[i] !== CryptoStatus.ok) throw new Error(`bare open of ${spec.encryption} failed`);
+  }
+  const bareOpen = netRate(restoreOpen, () => incoming.open(openWork, 0, n), n);
+  out.destroy();
+  inbound.destroy();
+  return { encrypt, decrypt, bareSeal, bareOpen };
+}
+
+/** A crypto batch over the ESP parts of sealed outer packets (their IP and UDP headers skipped). */
+function bareBatch(
+  buffer: Uint8Array,
+  offset: Uint32Array,
+  length: Uint32Array,
+  outer: number,
+  n: number,
+): PacketBatch {
+  const batch = createPacketBatch(buffer.slice(), n);
+  for (let i = 0; i < n; i++) {
+    batch.offset[i] = offset[i]! + outer;
+    batch.length[i] = length[i]! - outer;
+  }
+  batch.count = n;
+  return batch;
+}
+
+const ratio = (x: number, ref: number) => `${(x / ref).toFixed(2)}`;
+
+process.stdout.write(`${machineLine(1)}\n`);
+process.stdout.write(
+  `ESP tunnel mode, IPv4 in IPv4, batches of ${batchSize}; bytes = inner IP packet (Gbit/s counts inner bytes); ` +
+    `bare = the engine's own batch seal/open of the same ESP payloads; ratio = ESP / bare (target >= 0.8)\n\n`,
+);
+
+const rows: string[][] = [];
+for (const algName of algNames) {
+  const alg = algorithms[algName]!;
+  const spec = resolveSaConfig(saPair(alg).out).cipherSpec;
+  for (const engine of engines) {
+    if (!engine.supports(spec)) continue;
+    for (const size of sizes) {
+      const f = measure(engine.name, alg, size);
+      rows.push([
+        engine.name,
+        algName,
+        String(size),
+        formatRate(f.encrypt),
+        gbits(f.encrypt, size),
+        formatRate(f.bareSeal),
+        ratio(f.encrypt, f.bareSeal),
+        formatRate(f.decrypt),
+        gbits(f.decrypt, size),
+        formatRate(f.bareOpen),
+        ratio(f.decrypt, f.bareOpen),
+      ]);
+      process.stdout.write(`  ${engine.name} ${algName} ${size} B done\n`);
+    }
+  }
+}
+
+process.stdout.write(
+  `\n${formatTable(
+    [
+      'engine',
+      'algorithm',
+      'bytes',
+      'ESP encrypt',
+      'Gbit/s',
+      'bare seal',
+      'enc/bare',
+      'ESP decrypt',
+      'Gbit/s',
+      'bare open',
+      'dec/bare',
+    ],
+    rows,
+  )}\n`,
+);
+
+const refRows: string[][] = [];
+for (const cipher of ['aes-256-gcm', 'aes-128-gcm', 'chacha20-poly1305']) {
+  for (const size of sizes) {
+    const bytesPerSecond = opensslSpeed(cipher, size);
+    refRows.push([
+      cipher,
+      String(size),
+      bytesPerSecond === null ? 'n/a' : formatRate(bytesPerSecond / size),
+      bytesPerSecond === null ? 'n/a' : gbits(bytesPerSecond / size, size),
+    ]);
+  }
+}
+process.stdout.write(
+  `\nreference, same run: ${opensslVersion()}, openssl speed -evp, one process\n${formatTable(
+    ['openssl -evp', 'bytes', 'ops/s', 'Gbit/s'],
+    refRows,
+  )}\n`,
+);
