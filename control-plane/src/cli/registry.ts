@@ -1,5 +1,21 @@
 import type { Command } from './command.ts';
+import { configCommand } from './commands/config.ts';
+import { monitorCommand } from './commands/monitor.ts';
+import { policyCommand } from './commands/policy.ts';
+import { saCommand } from './commands/sa.ts';
+import { serveCommand } from './commands/serve.ts';
+import { spiCommand } from './commands/spi.ts';
+import { statsCommand } from './commands/stats.ts';
 import { versionCommand } from './commands/version.ts';
 
 /** Every subcommand of `espresso`, in the order `espresso --help` lists them. */
-export const commands: readonly Command[] = [versionCommand];
+export const commands: readonly Command[] = [
+  serveCommand,
+  saCommand,
+  policyCommand,
+  spiCommand,
+  configCommand,
+  statsCommand,
+  monitorCommand,
+  versionCommand,
+];
