@@ -8,6 +8,7 @@ import { SpdClassifier, Verdict } from './classifier.ts';
 import { SpdError } from './errors.ts';
 import { firstMatch } from './first-match.ts';
 import { CACHE_MISS, FlowCache, hashQuery } from './flow-cache.ts';
+import { LookupTree } from './lookup-tree.ts';
 import { Direction } from './policy.ts';
 import { fillQuery, QUERY_WORDS } from './query.ts';
 import type { PolicyConfig } from './schema.ts';
@@ -130,7 +131,8 @@ describe('classifier and flow cache', () => {
         spdArb({ maxLength: 20 }),
         fc.array(packetArb, { minLength: 1, maxLength: 30 }),
         fc.boolean(),
-        async (policies, packets, shared) => {
+        fc.boolean(),
+        async (policies, packets, shared, tree) => {
           const snapshot = compileSpd(policies, 7);
           const flows = new Float64Array(packets.length * FLOW_FIELDS);
           packets.forEach((p, i) => {
@@ -144,15 +146,16 @@ describe('classifier and flow cache', () => {
             );
           });
           const expected = packets.map((p) => firstMatch(snapshot.policies, p.key, p.direction, 0, 0));
-          const { message, transferList } = toTransfer(snapshot, { shared });
+          const { message, transferList } = toTransfer(snapshot, { shared, tree });
           const worker = new Worker(new URL('./testing/classify-worker.ts', import.meta.url));
           try {
             worker.postMessage({ snapshot: message, flows }, transferList);
             const [reply] = (await once(worker, 'message')) as [
-              { version: number; answers: number[]; sharedEntries: boolean },
+              { version: number; answers: number[]; sharedEntries: boolean; shippedTree: boolean },
             ];
             assert.equal(reply.version, 7);
             assert.equal(reply.sharedEntries, shared);
+            assert.equal(reply.shippedTree, tree);
             assert.deepEqual(reply.answers, expected);
           } finally {
             await worker.terminate();
@@ -161,7 +164,69 @@ describe('classifier and flow cache', () => {
           assert.equal(snapshot.entries.length, snapshot.entryCount * ENTRY_STRIDE);
         },
       ),
-      { numRuns: 8 },
+      { numRuns: 12 },
+    );
+  });
+
+  test('a shipped tree is checked: corrupted arrays are refused or still lead every walk to an end', () => {
+    fc.assert(
+      fc.property(
+        spdArb({ maxLength: 12 }),
+        fc.array(
+          fc.tuple(
+            fc.nat(),
+            fc.constantFrom(-8, -4, -1, 1, 4, 2 ** 31, 0x7ffffff),
+            fc.constantFrom(0, 0, 1, 2),
+          ),
+          {
+            minLength: 1,
+            maxLength: 4,
+          },
+        ),
+        fc.array(packetArb, { minLength: 1, maxLength: 10 }),
+        (policies, corruptions, packets) => {
+          const snapshot = compileSpd(policies, 1);
+          const parts = toTransfer(snapshot, { tree: { leafSize: 1 } }).message.tree!;
+          // Shift single words: a child pointer moved back onto its parent, a count past the slots, ...
+          for (const [at, delta, which] of corruptions) {
+            const array = [parts.nodes, parts.slots, parts.roots][which]!;
+            if (array.length > 0) array[at % array.length] = array[at % array.length]! + delta;
+          }
+          let tree: LookupTree;
+          try {
+            tree = LookupTree.fromParts(parts, snapshot.entryCount);
+          } catch (e) {
+            assert.ok(e instanceof SpdError && e.code === 'invalid');
+            return;
+          }
+          // Walk every path from every root: each must reach a leaf within as many steps as there are
+          // nodes, and each leaf's slots must lie inside the slot array.
+          parts.roots.forEach((root, partition) => {
+            if (root < 0) return;
+            const stride = partition % 2 === 1 ? 32 : 16;
+            const stack: [number, number][] = [[root, 0]];
+            while (stack.length > 0) {
+              const [n, depth] = stack.pop()!;
+              assert.ok(depth <= parts.nodes.length / 4, 'a walk that does not end');
+              if (parts.nodes[n] === 0) {
+                assert.ok(
+                  parts.nodes[n + 1]! + parts.nodes[n + 2]! * stride <= parts.slots.length,
+                  'leaf past the slots',
+                );
+              } else {
+                stack.push([parts.nodes[n + 2]!, depth + 1], [parts.nodes[n + 3]!, depth + 1]);
+              }
+            }
+          });
+          const q = new Uint32Array(QUERY_WORDS);
+          for (const p of packets) {
+            fillQuery(q, p.key, Direction[p.direction], p.ifId, p.mark);
+            const entry = tree.find(q);
+            assert.ok(entry >= -1 && entry < snapshot.entryCount);
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 

@@ -29,6 +29,13 @@ export function verdictDropReason(verdict: Verdict): DropReason | null {
   return null;
 }
 
+/** The snapshot's shipped tree when it has one (checked), otherwise one built here. */
+function treeFor(snapshot: SpdSnapshot, options: TreeOptions): LookupTree {
+  return snapshot.tree
+    ? LookupTree.fromParts(snapshot.tree, snapshot.entryCount)
+    : LookupTree.build(snapshot.entries, snapshot.entryCount, options);
+}
+
 /** classify() result when no entry matched. */
 export const NO_MATCH = -1;
 
@@ -61,7 +68,7 @@ export class SpdClassifier {
     const slots = options.cacheSlots ?? 65536;
     this.cache = slots > 0 ? new FlowCache(slots) : null;
     this.current = snapshot;
-    this.tree = new LookupTree(snapshot.entries, snapshot.entryCount, options);
+    this.tree = treeFor(snapshot, options);
     this.entryVerdict = new Uint8Array(0);
     this.entryPolicy = new Int32Array(0);
     this.index(snapshot);
@@ -85,7 +92,7 @@ export class SpdClassifier {
   }
 
   install(snapshot: SpdSnapshot): void {
-    const tree = new LookupTree(snapshot.entries, snapshot.entryCount, this.options);
+    const tree = treeFor(snapshot, this.options);
     this.current = snapshot;
     this.tree = tree;
     this.index(snapshot);

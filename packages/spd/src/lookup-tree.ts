@@ -1,4 +1,5 @@
 import { ENTRY_STRIDE, F } from './box.ts';
+import { SpdError, SpdErrorCode } from './errors.ts';
 import { PARTITIONS, partitionOf, Q } from './query.ts';
 
 /**
@@ -17,8 +18,8 @@ import { PARTITIONS, partitionOf, Q } from './query.ts';
  */
 
 const LEAF = 0;
-/** Boundary points sampled to estimate a median in large nodes. */
-const MEDIAN_SAMPLE = 257;
+/** Entries whose boundaries are sampled to estimate a median in large nodes. */
+const MEDIAN_SAMPLE = 128;
 const BIT = 1;
 const RANGE = 2;
 const NODE_WORDS = 4;
@@ -80,6 +81,9 @@ class TreeBuilder {
   private readonly mask: Uint32Array[] = [];
   private readonly lo: Uint32Array[] = [];
   private readonly hi: Uint32Array[] = [];
+  private readonly points = new Float64Array(2 * MEDIAN_SAMPLE + 2);
+  /** The node being split's settled words (see build), updated by bestSplit. */
+  private settled = 0;
 
   constructor(entries: Uint32Array, entryCount: number, options: TreeOptions) {
     this.leafSize = options.leafSize ?? 4;
@@ -119,9 +123,16 @@ class TreeBuilder {
     }
   }
 
-  build(ids: Int32Array, depth: number): number {
+  /**
+   * `settled` marks query words on which the node's entries cannot be split (bit q: no bit on which
+   * they disagree; bit 16 + q: identical intervals). A subset of entries inherits that, so children skip
+   * those words.
+   */
+  build(ids: Int32Array, depth: number, settled: number): number {
     if (ids.length <= this.leafSize || depth >= 200) return this.leaf(ids);
+    this.settled = settled;
     const split = this.bestSplit(ids);
+    settled = this.settled;
     if (split === null || Math.max(split.left, split.right) >= ids.length) return this.leaf(ids);
     const extra = split.left + split.right - ids.length;
     if (extra > this.replicationLeft) return this.leaf(ids);
@@ -152,8 +163,8 @@ class TreeBuilder {
     const node = this.alloc();
     this.nodes[node] = split.kind | (q << 4);
     this.nodes[node + 1] = arg;
-    const leftNode = this.build(left, depth + 1);
-    const rightNode = this.build(right, depth + 1);
+    const leftNode = this.build(left, depth + 1, settled);
+    const rightNode = this.build(right, depth + 1, settled);
     this.nodes[node + 2] = leftNode;
     this.nodes[node + 3] = rightNode;
     return node;
@@ -204,6 +215,7 @@ class TreeBuilder {
       [Q.mark, 1],
     ] as const) {
       for (let q = first; q < first + words; q++) {
+        if ((this.settled & (1 << q)) !== 0) continue;
         const value = this.value[q]!;
         const mask = this.mask[q]!;
         let ones = 0;
@@ -217,16 +229,23 @@ class TreeBuilder {
           consider(this.count(BIT, q, 31 - Math.clz32(differing), ids));
           break;
         }
+        this.settled |= 1 << q;
       }
     }
     for (const q of RANGE_QUERIES) {
+      if ((this.settled & (1 << (16 + q))) !== 0) continue;
       const threshold = this.medianBoundary(ids, q);
+      if (threshold === -2) this.settled |= 1 << (16 + q);
       if (threshold >= 0) consider(this.count(RANGE, q, threshold, ids));
     }
     for (const first of [Q.dst, Q.src]) {
       for (let q = first; q < first + 4; q++) {
+        if ((this.settled & (1 << (16 + q))) !== 0) continue;
         const threshold = this.medianBoundary(ids, q);
-        if (threshold === -2) continue;
+        if (threshold === -2) {
+          this.settled |= 1 << (16 + q);
+          continue;
+        }
         if (threshold >= 0) consider(this.count(RANGE, q, threshold, ids));
         break;
       }
@@ -254,21 +273,20 @@ class TreeBuilder {
       if (hi > max) max = hi;
     }
     if (uniform) return -2;
-    const points = new Float64Array(ids.length * 2);
+    // The boundaries of at most MEDIAN_SAMPLE entries, evenly spaced among the node's: close enough to
+    // the median for a split, and linear per node rather than a sort of everything.
+    const step = Math.max(1, ids.length / MEDIAN_SAMPLE);
+    const points = this.points;
     let count = 0;
-    for (const id of ids) {
+    for (let i = 0; i < ids.length; i += step) {
+      const id = ids[Math.floor(i)]!;
       const lo = los[id]!;
       const hi = his[id]!;
       if (lo > min) points[count++] = lo;
       if (hi + 1 <= max) points[count++] = hi + 1;
     }
     if (count === 0) return -1;
-    if (count <= MEDIAN_SAMPLE) return points.subarray(0, count).sort()[count >>> 1]!;
-    // Large nodes: the median of an evenly spaced sample is close enough for a split and keeps the
-    // build linear per node instead of a sort.
-    const sample = new Float64Array(MEDIAN_SAMPLE);
-    for (let i = 0; i < MEDIAN_SAMPLE; i++) sample[i] = points[Math.floor((i * count) / MEDIAN_SAMPLE)]!;
-    return sample.sort()[MEDIAN_SAMPLE >>> 1]!;
+    return points.subarray(0, count).sort()[count >>> 1]!;
   }
 
   private leaf(ids: Int32Array): number {
@@ -360,13 +378,37 @@ function writeSlot(slots: Uint32Array, at: number, entries: Uint32Array, id: num
   }
 }
 
+/**
+ * A built tree as plain typed arrays, so that the control plane can build it once and ship it with the
+ * snapshot (in shared memory: one copy for every worker), and a worker can take it without building.
+ */
+export interface TreeParts {
+  /** NODE_WORDS words per node: tag (kind | query word << 4), argument, left, right; a leaf: 0, slot offset, count. */
+  readonly nodes: Uint32Array;
+  /** Leaf slots: V4_SLOT words per IPv4 entry, V6_SLOT per IPv6 entry. */
+  readonly slots: Uint32Array;
+  /** Root node offset per partition (direction * 2 + IPv6), -1 for none. */
+  readonly roots: Int32Array;
+}
+
+function malformed(what: string): SpdError {
+  return new SpdError(SpdErrorCode.invalid, [{ path: `/tree/${what}`, message: 'is malformed' }]);
+}
+
 export class LookupTree {
   private readonly nodes: Uint32Array;
   private readonly slots: Uint32Array;
-  private readonly roots = new Int32Array(PARTITIONS).fill(-1);
-  private readonly leafItemCount: number;
+  private readonly roots: Int32Array;
 
-  constructor(entries: Uint32Array, entryCount: number, options: TreeOptions = {}) {
+  private constructor(parts: TreeParts) {
+    this.nodes = parts.nodes;
+    this.slots = parts.slots;
+    this.roots = parts.roots;
+  }
+
+  /** Builds the tree over a snapshot's entries. */
+  static build(entries: Uint32Array, entryCount: number, options: TreeOptions = {}): LookupTree {
+    const roots = new Int32Array(PARTITIONS).fill(-1);
     const byPartition: number[][] = Array.from({ length: PARTITIONS }, () => []);
     for (let i = 0; i < entryCount; i++) {
       const o = i * ENTRY_STRIDE;
@@ -374,7 +416,7 @@ export class LookupTree {
     }
     const builder = new TreeBuilder(entries, entryCount, options);
     byPartition.forEach((ids, p) => {
-      if (ids.length > 0) this.roots[p] = builder.build(Int32Array.from(ids), 0);
+      if (ids.length > 0) roots[p] = builder.build(Int32Array.from(ids), 0, 0);
     });
     const nodes = builder.nodes.slice(0, builder.nodeCount);
     const items = builder.leafItems;
@@ -398,9 +440,57 @@ export class LookupTree {
         at += v6 ? V6_SLOT : V4_SLOT;
       }
     }
-    this.nodes = nodes;
-    this.slots = slots;
-    this.leafItemCount = builder.leafCount;
+    return new LookupTree({ nodes, slots, roots });
+  }
+
+  /**
+   * Takes a tree built elsewhere, after checking that a walk always ends (children lie after their
+   * parent), stays inside the arrays, and only names entries below `entryCount`. Throws SpdError.
+   */
+  static fromParts(parts: TreeParts, entryCount: number): LookupTree {
+    const { nodes, slots, roots } = parts;
+    if (!(nodes instanceof Uint32Array) || nodes.length % NODE_WORDS !== 0) throw malformed('nodes');
+    if (!(slots instanceof Uint32Array)) throw malformed('slots');
+    if (!(roots instanceof Int32Array) || roots.length !== PARTITIONS) throw malformed('roots');
+    // Which partitions reach each node, so leaves can be checked against their family's slot size.
+    const reach = new Uint8Array(nodes.length / NODE_WORDS);
+    for (let p = 0; p < PARTITIONS; p++) {
+      const root = roots[p]!;
+      if (root === -1) continue;
+      if (root < 0 || root % NODE_WORDS !== 0 || root >= nodes.length) throw malformed('roots');
+      reach[root / NODE_WORDS]! |= 1 << p;
+    }
+    for (let n = 0; n < nodes.length; n += NODE_WORDS) {
+      const reached = reach[n / NODE_WORDS]!;
+      const tag = nodes[n]!;
+      if (tag === LEAF) {
+        const v4 = (reached & 0b010101) !== 0;
+        const v6 = (reached & 0b101010) !== 0;
+        if (v4 && v6) throw malformed('nodes');
+        const stride = v6 ? V6_SLOT : V4_SLOT;
+        const start = nodes[n + 1]!;
+        const end = start + nodes[n + 2]! * stride;
+        if (end > slots.length) throw malformed('nodes');
+        for (let o = start; o < end; o += stride)
+          if (slots[o + S.entry]! >= entryCount) throw malformed('slots');
+        continue;
+      }
+      const kind = tag & 15;
+      const query = tag >>> 4;
+      const valid =
+        (kind === BIT && query < BIT_WORDS && nodes[n + 1]! < 32) || (kind === RANGE && query <= Q.dscp);
+      if (!valid) throw malformed('nodes');
+      for (const child of [nodes[n + 2]!, nodes[n + 3]!]) {
+        if (child <= n || child % NODE_WORDS !== 0 || child >= nodes.length) throw malformed('nodes');
+        reach[child / NODE_WORDS]! |= reached;
+      }
+    }
+    return new LookupTree({ nodes, slots, roots });
+  }
+
+  /** The arrays of this tree (not copies). */
+  toParts(): TreeParts {
+    return { nodes: this.nodes, slots: this.slots, roots: this.roots };
   }
 
   /** The entry matching the query vector (see query.ts), or -1. Allocates nothing. */
@@ -475,6 +565,9 @@ export class LookupTree {
       walk(this.nodes[n + 3]!, depth + 1);
     };
     for (const root of this.roots) if (root >= 0) walk(root, 0);
-    return { nodes: this.nodes.length / NODE_WORDS, leafItems: this.leafItemCount, maxDepth, maxLeaf };
+    let leafItems = 0;
+    for (let n = 0; n < this.nodes.length; n += NODE_WORDS)
+      if (this.nodes[n] === LEAF) leafItems += this.nodes[n + 2]!;
+    return { nodes: this.nodes.length / NODE_WORDS, leafItems, maxDepth, maxLeaf };
   }
 }

@@ -1,6 +1,7 @@
 import { ENTRY_STRIDE, F } from './box.ts';
 import { DEFAULT_MAX_ENTRIES, decorrelate } from './decorrelate.ts';
 import { SpdError, SpdErrorCode } from './errors.ts';
+import { LookupTree, type TreeOptions, type TreeParts } from './lookup-tree.ts';
 import { DEFAULT_ACTIONS, type DefaultActions, orderPolicies, type Policy } from './policy.ts';
 
 /**
@@ -14,6 +15,8 @@ export interface SpdSnapshot {
   readonly policies: readonly Policy[];
   readonly entries: Uint32Array;
   readonly entryCount: number;
+  /** A lookup tree built by the sender, when it shipped one (see toTransfer); workers then skip building. */
+  readonly tree?: TreeParts;
 }
 
 export interface CompileOptions {
@@ -59,17 +62,50 @@ export interface SpdTransfer {
   readonly policies: readonly Policy[];
   readonly entries: Uint32Array;
   readonly entryCount: number;
+  readonly tree?: TreeParts;
+}
+
+export interface TransferOptions {
+  /** Put the arrays in SharedArrayBuffers: one copy for every worker, nothing to transfer. */
+  readonly shared?: boolean;
+  /**
+   * Build the lookup tree here and ship it (true, or the tree options), so each worker takes it after
+   * a linear check instead of building it: worth it for large SPDs, whose build stalls a worker.
+   */
+  readonly tree?: boolean | TreeOptions;
 }
 
 export function toTransfer(
   snapshot: SpdSnapshot,
-  options: { shared?: boolean } = {},
+  options: TransferOptions = {},
 ): { message: SpdTransfer; transferList: ArrayBuffer[] } {
-  const bytes = snapshot.entryCount * ENTRY_STRIDE * 4;
-  const entries = options.shared
-    ? new Uint32Array(new SharedArrayBuffer(bytes))
-    : new Uint32Array(new ArrayBuffer(bytes));
-  entries.set(snapshot.entries.subarray(0, snapshot.entryCount * ENTRY_STRIDE));
+  const transferList: ArrayBuffer[] = [];
+  const copy = <T extends Uint32Array | Int32Array>(source: T, make: (buffer: ArrayBufferLike) => T): T => {
+    const buffer = options.shared
+      ? new SharedArrayBuffer(source.byteLength)
+      : new ArrayBuffer(source.byteLength);
+    if (!options.shared) transferList.push(buffer as ArrayBuffer);
+    const target = make(buffer);
+    target.set(source);
+    return target;
+  };
+  const entries = copy(
+    snapshot.entries.subarray(0, snapshot.entryCount * ENTRY_STRIDE),
+    (b) => new Uint32Array(b),
+  );
+  let tree: TreeParts | undefined;
+  if (options.tree) {
+    const built = LookupTree.build(
+      snapshot.entries,
+      snapshot.entryCount,
+      typeof options.tree === 'object' ? options.tree : {},
+    ).toParts();
+    tree = {
+      nodes: copy(built.nodes, (b) => new Uint32Array(b)),
+      slots: copy(built.slots, (b) => new Uint32Array(b)),
+      roots: copy(built.roots, (b) => new Int32Array(b)),
+    };
+  }
   const message: SpdTransfer = {
     kind: 'espresso-spd-snapshot',
     version: snapshot.version,
@@ -77,8 +113,9 @@ export function toTransfer(
     policies: snapshot.policies,
     entries,
     entryCount: snapshot.entryCount,
+    ...(tree ? { tree } : {}),
   };
-  return { message, transferList: options.shared ? [] : [entries.buffer as ArrayBuffer] };
+  return { message, transferList };
 }
 
 /** Rebuilds a snapshot from a received transfer, checking the parts a bad message could get wrong. */
@@ -97,11 +134,13 @@ export function fromTransfer(message: unknown): SpdSnapshot {
   for (let i = 0; i < m.entryCount; i++) {
     if ((m.entries[i * ENTRY_STRIDE + F.policy] ?? policyCount) >= policyCount) throw bad('entries');
   }
+  if (m.tree !== undefined) LookupTree.fromParts(m.tree, m.entryCount);
   return Object.freeze({
     version: m.version,
     defaults: Object.freeze({ ...m.defaults }),
     policies: deepFreeze([...m.policies]),
     entries: m.entries,
     entryCount: m.entryCount,
+    ...(m.tree !== undefined ? { tree: m.tree } : {}),
   });
 }

@@ -5,6 +5,7 @@ import {
   FlowCache,
   fillQuery,
   firstMatch,
+  fromTransfer,
   hashQuery,
   type Policy,
   type PolicyConfig,
@@ -12,6 +13,7 @@ import {
   QUERY_WORDS,
   SpdClassifier,
   type SpdSnapshot,
+  toTransfer,
 } from '@espresso/spd';
 import { createFlowKey, type FlowKey } from '@espresso/wire';
 import { formatRate, machineLine, measureRate } from '../lib/measure.ts';
@@ -26,7 +28,9 @@ into, IPv4 and IPv6, in and out). For each size:
   cache miss   a stream of distinct flows several times larger than the cache, so nearly every lookup
                misses, walks the tree and writes the cache
   no cache     the lookup tree alone
-beside two references measured in the same run: a bare loop that loads the same flows, hashes each into
+The first table gives the SPD's decorrelated size, compile time (order + decorrelate), the worker-side
+tree build, and the install time of a tree shipped by the control plane (checked, not built).
+Lookups are measured beside two references in the same run: a bare loop that loads the same flows, hashes each into
 the cache table and probes its set (the floor for a hit), and a naive first-match scan of the ordered
 policies (sizes up to --naive-max).
 
@@ -335,11 +339,16 @@ for (const n of sizes) {
   const classifier = new SpdClassifier(snapshot, { cacheSlots, ...(leafSize ? { leafSize } : {}) });
   const buildMs = performance.now() - t;
   const stats = classifier.treeStats;
+  const shipped = toTransfer(snapshot, { tree: leafSize ? { leafSize } : true }).message;
+  t = performance.now();
+  new SpdClassifier(fromTransfer(shipped), { cacheSlots });
+  const shippedMs = performance.now() - t;
   structure.push([
     String(n),
     String(snapshot.entryCount),
     compileMs.toFixed(0),
     buildMs.toFixed(0),
+    shippedMs.toFixed(1),
     String(stats.nodes),
     String(stats.maxDepth),
     String(stats.maxLeaf),
@@ -423,7 +432,7 @@ for (const n of sizes) {
 
 process.stdout.write(
   `SPD lookup, outbound, one thread; flow cache ${cacheSlots} slots (4-way); hit set ${hitFlows} flows\n\n` +
-    `${formatTable(['policies', 'entries', 'compile ms', 'tree build ms', 'tree nodes', 'max depth', 'max leaf', 'leaf copies/entry'], structure)}\n\n` +
+    `${formatTable(['policies', 'entries', 'compile ms', 'tree build ms', 'install shipped tree ms', 'tree nodes', 'max depth', 'max leaf', 'leaf copies/entry'], structure)}\n\n` +
     `${formatTable(header, rows)}\n\n${targets.join('\n')}${targets.length ? '\n' : ''}${machineLine(1)}\n`,
 );
 if (sink === 0.5) process.stdout.write('\n');

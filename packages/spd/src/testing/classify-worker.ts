@@ -38,5 +38,6 @@ parentPort?.on('message', (request: ClassifyRequest) => {
     version: snapshot.version,
     answers,
     sharedEntries: snapshot.entries.buffer instanceof SharedArrayBuffer,
+    shippedTree: snapshot.tree !== undefined,
   });
 });
