@@ -14,7 +14,7 @@ export { DEFAULT_MAX_ENTRIES, decorrelate } from './decorrelate.ts';
 export * from './errors.ts';
 export { firstMatch, policyMatches } from './first-match.ts';
 export { CACHE_MISS, FlowCache, hashQuery, SLOT_WORDS, WAYS } from './flow-cache.ts';
-export { LookupTree, type TreeOptions, type TreeStats } from './lookup-tree.ts';
+export { LookupTree, type TreeOptions, type TreeParts, type TreeStats } from './lookup-tree.ts';
 export * from './policy.ts';
 export { fillQuery, Q, QUERY_WORDS } from './query.ts';
 export * from './schema.ts';

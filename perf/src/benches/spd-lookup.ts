@@ -30,9 +30,9 @@ into, IPv4 and IPv6, in and out). For each size:
   no cache     the lookup tree alone
 The first table gives the SPD's decorrelated size, compile time (order + decorrelate), the worker-side
 tree build, and the install time of a tree shipped by the control plane (checked, not built).
-Lookups are measured beside two references in the same run: a bare loop that loads the same flows, hashes each into
-the cache table and probes its set (the floor for a hit), and a naive first-match scan of the ordered
-policies (sizes up to --naive-max).
+Lookups are measured beside two references in the same run: a bare loop that loads the same flows,
+hashes each into the cache table and probes its set (the floor for a hit), and a naive first-match scan
+of the ordered policies (sizes up to --naive-max).
 
   --sizes LIST      policy counts (default 1,100,10000,100000)
   --flows N         flows in the hit working set (default 4096)
