@@ -56,6 +56,7 @@ export const DropReason = {
   ecnCeNotEct: 40,
   iptfsUnknownSubtype: 41,
   iptfsLate: 42,
+  workerLost: 43,
 } as const;
 
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
@@ -113,6 +114,7 @@ const info: Record<keyof typeof DropReason, [linux: string | null, description: 
   ecnCeNotEct: ['XfrmInStateModeError', 'outer header marked CE over a Not-ECT inner packet (RFC 6040 §4.2)'],
   iptfsUnknownSubtype: ['XfrmInIptfsError', 'AGGFRAG payload sub-type is neither 0 nor 1'],
   iptfsLate: ['XfrmInIptfsError', 'IP-TFS outer packet arrived after the reorder window gave up its place'],
+  workerLost: [null, 'queued to, or held by, a datapath thread that died; its slot was reclaimed'],
 };
 
 function snake(name: string): string {
