@@ -53,11 +53,11 @@ export class IptfsCongestion {
     h.subtype = AggfragSubtype.congestion;
     h.flags = this.meter.ceCounted ? AggfragFlag.ecn : 0;
     h.lossEventRate = this.meter.inverseRate();
-    h.rtt = this.sender.rtt * MICROS;
-    h.transmitDelay = MICROS / this.sender.rate;
+    h.rtt = Math.round(this.sender.rtt * MICROS);
+    h.transmitDelay = Math.round(MICROS / this.sender.rate);
     h.tval = tvalOf(now);
     h.techo = this.haveEcho ? this.echoTval : 0;
-    h.echoDelay = this.haveEcho ? (now - this.echoArrival) * MICROS : 0;
+    h.echoDelay = this.haveEcho ? Math.round((now - this.echoArrival) * MICROS) : 0;
   }
 
   /** A congestion header arrived on the paired inbound SA at `now`. */

@@ -7,27 +7,32 @@ export const MAX_INNER_PACKET_BYTES = 0xffff;
 /**
  * The length an inner packet's own header declares (RFC 9347 §2.2.1: the data block's length comes from
  * the IPv4 Total Length or IPv6 Payload Length), checked against the `length` bytes available. Returns
- * the length, or the negated DropReason (so 0 stays impossible and the sign tells them apart).
+ * the length, or `-1 - reason` for the DropReason it fails with (`innerPacketDropReason` decodes it).
  */
 export function innerPacketLength(buf: Uint8Array, offset: number, length: number): number {
-  if (length < 1) return -DropReason.truncated;
+  if (length < 1) return -1 - DropReason.truncated;
   const version = buf[offset]! >>> 4;
   let total: number;
   if (version === 4) {
-    if (length < 20) return -DropReason.truncated;
+    if (length < 20) return -1 - DropReason.truncated;
     const headerLength = (buf[offset]! & 0x0f) << 2;
-    if (headerLength < 20) return -DropReason.badHeaderLength;
+    if (headerLength < 20) return -1 - DropReason.badHeaderLength;
     total = readU16(buf, offset + 2);
-    if (total < headerLength) return -DropReason.badTotalLength;
+    if (total < headerLength) return -1 - DropReason.badTotalLength;
   } else if (version === 6) {
-    if (length < 40) return -DropReason.truncated;
+    if (length < 40) return -1 - DropReason.truncated;
     total = 40 + readU16(buf, offset + 4);
   } else {
-    return -DropReason.badVersion;
+    return -1 - DropReason.badVersion;
   }
-  if (total > length) return -DropReason.badTotalLength;
-  if (total > MAX_INNER_PACKET_BYTES) return -DropReason.tooBig;
+  if (total > length) return -1 - DropReason.badTotalLength;
+  if (total > MAX_INNER_PACKET_BYTES) return -1 - DropReason.tooBig;
   return total;
+}
+
+/** The DropReason a negative `innerPacketLength` result stands for. */
+export function innerPacketDropReason(result: number): number {
+  return -1 - result;
 }
 
 /** Whether an inner packet may be IP-fragmented: IPv4 with DF clear (RFC 9347 §2.2.6). */

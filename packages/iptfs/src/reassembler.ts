@@ -88,8 +88,8 @@ export class Reassembler {
     if (this.have > 0) {
       this.dropPartial(DropReason.iptfsLost);
       this.charged = true;
-    } else {
-      this.charged = this.skipping;
+    } else if (this.skipping) {
+      this.charged = true;
     }
     this.skipping = false;
   }

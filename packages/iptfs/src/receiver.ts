@@ -115,7 +115,10 @@ export class IptfsReceiver {
     }
 
     const w = this.window.window;
-    if (seq > this.next + w) this.skipTo(seq - w, now);
+    if (seq > this.next + w) {
+      this.skipTo(seq - w, now);
+      this.drain(now);
+    }
     if (seq === this.next) {
       this.process(buf, offset, length, outerEcn, broken, now);
       this.next++;
@@ -176,7 +179,6 @@ export class IptfsReceiver {
       this.congestion?.onLost(this.next, now);
       this.next = target;
     }
-    this.oldestHeld = this.window.oldestArrival();
   }
 
   /** Moves the stream one sequence number on: the held payload there, or a loss. */

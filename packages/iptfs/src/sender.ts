@@ -8,7 +8,7 @@ import {
 import type { IptfsParameters } from './config.ts';
 import type { IptfsCongestion } from './congestion-control.ts';
 import { ConstantRateScheduler } from './constant-rate.ts';
-import { innerPacketLength, mayFragment } from './inner-packet.ts';
+import { innerPacketDropReason, innerPacketLength, mayFragment } from './inner-packet.ts';
 import { queueIpv4Fragments } from './ipv4-fragment.ts';
 import {
   createPackRequest,
@@ -127,7 +127,7 @@ export class IptfsSender {
    */
   enqueue(buf: Uint8Array, offset: number, length: number, now: number): number {
     const total = innerPacketLength(buf, offset, length);
-    if (total < 0) return this.drop(-total);
+    if (total < 0) return this.drop(innerPacketDropReason(total));
     if (this.dontFragment && total > this.dataBytes) {
       if (!mayFragment(buf, offset)) return this.drop(DropReason.tooBig);
       if (!queueIpv4Fragments(this.queue, buf, offset, total, this.dataBytes, now)) {
