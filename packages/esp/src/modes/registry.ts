@@ -1,4 +1,5 @@
 import { beetMode } from './beet.ts';
+import { iptfsMode } from './iptfs.ts';
 import type { EspMode } from './mode.ts';
 import { transportMode } from './transport.ts';
 import { tunnelMode } from './tunnel.ts';
@@ -8,6 +9,7 @@ const modes = new Map<string, EspMode>([
   [tunnelMode.name, tunnelMode],
   [transportMode.name, transportMode],
   [beetMode.name, beetMode],
+  [iptfsMode.name, iptfsMode],
 ]);
 
 export function espModeFor(name: string): EspMode {
