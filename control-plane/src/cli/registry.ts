@@ -2,6 +2,7 @@ import type { Command } from './command.ts';
 import { configCommand } from './commands/config.ts';
 import { monitorCommand } from './commands/monitor.ts';
 import { policyCommand } from './commands/policy.ts';
+import { processCommand } from './commands/process.ts';
 import { saCommand } from './commands/sa.ts';
 import { serveCommand } from './commands/serve.ts';
 import { spiCommand } from './commands/spi.ts';
@@ -17,5 +18,6 @@ export const commands: readonly Command[] = [
   configCommand,
   statsCommand,
   monitorCommand,
+  processCommand,
   versionCommand,
 ];

@@ -1,0 +1,140 @@
+import { DropReason } from '@espresso/counters';
+import {
+  createPacketVector,
+  EspOutbound,
+  type PacketVector,
+  type SaRuntime,
+  VERDICT_FORWARD,
+} from '@espresso/esp';
+import { Direction, Verdict } from '@espresso/spd';
+import { createFlowKey, extractFlowKey, WIRE_OK } from '@espresso/wire';
+import { countPolicy, ProcessCounter } from './process-counters.ts';
+import type { ProcessDatapath } from './process-datapath.ts';
+import { finishBatch } from './stage-accounting.ts';
+
+/**
+ * The inside-to-outside half of `espresso process` for one batch: each plaintext packet is classified
+ * by the outbound SPD; protect policies pick their SA, packets are grouped by SA (bulking: one ESP call,
+ * hence one engine call, per SA per batch) and protected in place; bypass and an allowing default let a
+ * packet go on in clear; discard and a dropping default drop it with its reason. No I/O, no allocation
+ * per packet: the batch can be processed on any thread that owns the datapath.
+ */
+export class OutboundStage {
+  private readonly dp: ProcessDatapath;
+  private readonly esp: EspOutbound;
+  private readonly key = createFlowKey();
+  private grouped: PacketVector;
+  /** Per vector index: the SA id chosen, or -1 (bypass or dropped). */
+  private readonly saOf: Int32Array;
+  /** Per SA id: packets of the batch, then where its group starts in `grouped`. */
+  private readonly groupCount: Uint32Array;
+  private readonly groupNext: Uint32Array;
+  /** Grouped entry j came from vector index index[j]. */
+  private readonly index: Uint32Array;
+
+  constructor(datapath: ProcessDatapath, capacity: number) {
+    this.dp = datapath;
+    this.esp = new EspOutbound({ capacity });
+    this.grouped = createPacketVector(new Uint8Array(0), capacity);
+    this.saOf = new Int32Array(capacity);
+    this.groupCount = new Uint32Array(datapath.sas.length);
+    this.groupNext = new Uint32Array(datapath.sas.length);
+    this.index = new Uint32Array(capacity);
+  }
+
+  /**
+   * Processes every packet of `v` (IP packets at offset/length, verdicts VERDICT_FORWARD or a drop already
+   * decided while loading). Afterwards a packet with VERDICT_FORWARD is to be sent as it now lies;
+   * any other verdict is its DropReason. `now` is the batch's time in seconds (lifetimes).
+   */
+  process(v: PacketVector, now: number): void {
+    const dp = this.dp;
+    const counters = dp.counters;
+    const classifier = dp.classifier;
+    const key = this.key;
+    const buf = v.buffer;
+    const n = v.count;
+    if (this.grouped.buffer !== buf) this.grouped = createPacketVector(buf, this.grouped.capacity);
+    const groupCount = this.groupCount;
+    groupCount.fill(0);
+
+    for (let i = 0; i < n; i++) {
+      this.saOf[i] = -1;
+      counters[ProcessCounter.packetsIn]! += 1;
+      counters[ProcessCounter.bytesIn]! += v.length[i]!;
+      if (v.verdict[i] !== VERDICT_FORWARD) continue;
+      const r = extractFlowKey(buf, v.offset[i]!, v.length[i]!, key);
+      if (r !== WIRE_OK) {
+        v.verdict[i] = r;
+        continue;
+      }
+      const entry = classifier.classify(key, Direction.out, 0, 0);
+      const policy = classifier.policyIndex(entry);
+      if (policy >= 0) countPolicy(counters, policy, v.length[i]!);
+      switch (classifier.verdict(entry, Direction.out)) {
+        case Verdict.protect: {
+          const sa = this.saFor(policy, key.dscp);
+          if (sa === null) {
+            v.verdict[i] = DropReason.noOutboundState;
+          } else {
+            this.saOf[i] = sa.id;
+            groupCount[sa.id]!++;
+          }
+          break;
+        }
+        case Verdict.bypass:
+        case Verdict.defaultAllow:
+          counters[ProcessCounter.bypassed]! += 1;
+          break;
+        case Verdict.discard:
+          v.verdict[i] = DropReason.policyBlock;
+          break;
+        default:
+          v.verdict[i] = DropReason.noPolicy;
+      }
+    }
+
+    // Counting sort by SA into `grouped`, which views the same buffer: descriptors move, bytes do not.
+    const sas = this.dp.sas;
+    let k = 0;
+    for (let s = 0; s < sas.length; s++) {
+      this.groupNext[s] = k;
+      k += groupCount[s]!;
+    }
+    const g = this.grouped;
+    for (let i = 0; i < n; i++) {
+      const s = this.saOf[i]!;
+      if (s < 0) continue;
+      const j = this.groupNext[s]!++;
+      g.offset[j] = v.offset[i]!;
+      g.length[j] = v.length[i]!;
+      g.start[j] = v.start[i]!;
+      g.end[j] = v.end[i]!;
+      g.flags[j] = v.flags[i]!;
+      g.verdict[j] = VERDICT_FORWARD;
+      this.index[j] = i;
+    }
+    g.count = k;
+    let start = 0;
+    for (let s = 0; s < sas.length; s++) {
+      const count = groupCount[s]!;
+      if (count === 0) continue;
+      this.esp.encapsulate(sas[s]!, g, start, start + count, now);
+      start += count;
+    }
+    for (let j = 0; j < k; j++) {
+      const i = this.index[j]!;
+      v.offset[i] = g.offset[j]!;
+      v.length[i] = g.length[j]!;
+      v.verdict[i] = g.verdict[j]!;
+      if (g.verdict[j] === VERDICT_FORWARD) counters[ProcessCounter.protected]! += 1;
+    }
+    finishBatch(counters, v);
+  }
+
+  private saFor(policy: number, dscp: number): SaRuntime | null {
+    const byDscp = this.dp.outboundByDscp[policy];
+    if (byDscp !== null && byDscp !== undefined) return byDscp[dscp] ?? null;
+    return this.dp.outboundSa[policy] ?? null;
+  }
+}
