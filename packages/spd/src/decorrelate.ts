@@ -33,6 +33,42 @@ class Partition {
   }
 }
 
+/**
+ * `box` minus every box of `earlier` (all of which overlap it), as disjoint pieces. Divide and conquer:
+ * cut `box` by the first earlier box, then give each piece only the earlier boxes that overlap it. A
+ * policy after thousands of others (a catch-all) so costs about its pieces times the few boxes each
+ * piece meets, not its pieces times all the boxes.
+ */
+function remainder(box: Box, earlier: readonly Box[]): Box[] {
+  const out: Box[] = [];
+  const work: [Box, readonly Box[]][] = [[box, earlier]];
+  const cut: Box[] = [];
+  while (work.length > 0) {
+    const [piece, against] = work.pop()!;
+    if (against.length === 0) {
+      out.push(piece);
+      continue;
+    }
+    cut.length = 0;
+    subtract(piece, against[0]!, cut);
+    for (const part of cut) {
+      const meets: Box[] = [];
+      let covered = false;
+      for (let i = 1; i < against.length; i++) {
+        const other = against[i]!;
+        if (!overlaps(other, part)) continue;
+        if (contains(other, part)) {
+          covered = true;
+          break;
+        }
+        meets.push(other);
+      }
+      if (!covered) work.push([part, meets]);
+    }
+  }
+  return out;
+}
+
 export interface Decorrelated {
   /** ENTRY_STRIDE words per entry; word F.policy is the index of the ordered policy it comes from. */
   readonly entries: Uint32Array;
@@ -66,16 +102,7 @@ export function decorrelate(ordered: readonly Policy[], maxEntries = DEFAULT_MAX
       if (contains(earlier, box)) return;
       overlapping.push(earlier);
     }
-    let pieces: Box[] = [box];
-    for (const earlier of overlapping) {
-      const next: Box[] = [];
-      for (const piece of pieces) {
-        if (overlaps(piece, earlier)) subtract(piece, earlier, next);
-        else next.push(piece);
-      }
-      pieces = next;
-      if (pieces.length === 0) return;
-    }
+    const pieces = remainder(box, overlapping);
     if (out.length + pieces.length > maxEntries) {
       throw new SpdError(SpdErrorCode.tooLarge, [
         {

@@ -13,10 +13,6 @@ import {
   V6_SLOT,
 } from './tree-layout.ts';
 
-/**
- * The worker-local lookup: a tree built here from a snapshot's entries (tree-builder.ts) or shipped with
- * it and checked, walked once per flow-cache miss without allocating.
- */
 export type { TreeOptions } from './tree-builder.ts';
 export type { TreeParts } from './tree-layout.ts';
 
@@ -31,6 +27,10 @@ function malformed(what: string): SpdError {
   return new SpdError(SpdErrorCode.invalid, [{ path: `/tree/${what}`, message: 'is malformed' }]);
 }
 
+/**
+ * The worker-local lookup: a tree built here from a snapshot's entries (tree-builder.ts) or shipped with
+ * it and checked, walked once per flow-cache miss without allocating.
+ */
 export class LookupTree {
   private readonly nodes: Uint32Array;
   private readonly slots: Uint32Array;

@@ -40,6 +40,8 @@ of the ordered policies (sizes up to --naive-max).
   --cache N         flow cache slots (default 65536)
   --naive-max N     largest size given the naive scan (default 10000)
   --ms N            measuring time per trial in ms (default 300; 3 trials, best kept)
+  --catch-all       end each direction with a discard-everything policy (decorrelation then fragments
+                    it into the complement of everything before it: many more entries)
   --leaf N          entries per lookup-tree leaf before it is split (default: the library's, 4)
   --seed N          random seed (default 1); each size draws its SPD and flows from seed + size
 `;
@@ -54,6 +56,7 @@ const { values } = parseArgs({
     ms: { type: 'string', default: '300' },
     seed: { type: 'string', default: '1' },
     leaf: { type: 'string' },
+    'catch-all': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -332,8 +335,24 @@ const targets: string[] = [];
 for (const n of sizes) {
   seed = (baseSeed + n) >>> 0 || 1;
   const { policies, outbound } = generateSpd(n);
+  if (values['catch-all']) {
+    for (const direction of ['out', 'in'] as const) {
+      for (const any of ['0.0.0.0/0', '::/0']) {
+        policies.push(
+          parsePolicyConfig({
+            direction,
+            priority: 1000,
+            local: any,
+            remote: any,
+            action: 'discard',
+            id: `all-${direction}-${any === '::/0' ? 6 : 4}`,
+          }),
+        );
+      }
+    }
+  }
   let t = performance.now();
-  const snapshot = compileSpd(policies, 1);
+  const snapshot = compileSpd(policies, 1, { maxEntries: 10_000_000 });
   const compileMs = performance.now() - t;
   t = performance.now();
   const classifier = new SpdClassifier(snapshot, { cacheSlots, ...(leafSize ? { leafSize } : {}) });
@@ -431,7 +450,8 @@ for (const n of sizes) {
 }
 
 process.stdout.write(
-  `SPD lookup, outbound, one thread; flow cache ${cacheSlots} slots (4-way); hit set ${hitFlows} flows\n\n` +
+  `SPD lookup, outbound, one thread; flow cache ${cacheSlots} slots (4-way); hit set ${hitFlows} flows` +
+    `${values['catch-all'] ? '; each direction ends with a catch-all discard' : ''}\n\n` +
     `${formatTable(['policies', 'entries', 'compile ms', 'tree build ms', 'install shipped tree ms', 'tree nodes', 'max depth', 'max leaf', 'leaf copies/entry'], structure)}\n\n` +
     `${formatTable(header, rows)}\n\n${targets.join('\n')}${targets.length ? '\n' : ''}${machineLine(1)}\n`,
 );
