@@ -51,7 +51,9 @@ function remainder(box: Box, earlier: readonly Box[]): Box[] {
     }
     cut.length = 0;
     subtract(piece, against[0]!, cut);
-    for (const part of cut) {
+    // Pushed last to first, so pieces come out in the order subtract() made them.
+    for (let c = cut.length - 1; c >= 0; c--) {
+      const part = cut[c]!;
       const meets: Box[] = [];
       let covered = false;
       for (let i = 1; i < against.length; i++) {
