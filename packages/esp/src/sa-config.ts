@@ -34,6 +34,27 @@ export const MarkSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Where the SA should run (libreswan's nic-offload, strongSwan's hw_offload): `none` on Espresso's own
+ * workers, `packet` or `crypto` on an offload device (refused with the driver's reason when it cannot),
+ * `auto` on a device when one takes it and on the workers otherwise. The ESP datapath ignores it; the
+ * offload placement manager reads it.
+ */
+export const OffloadSchema = Type.Object(
+  {
+    mode: Type.Enum(['auto', 'packet', 'crypto', 'none'], {
+      description: 'auto: a device if one takes the SA, else software; packet/crypto: that offload or fail',
+    }),
+    device: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$',
+        description: 'the offload device by name (as GET /v1/offload lists them); any device when absent',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const SaConfigSchema = Type.Object(
   {
     spi: Type.Union(
@@ -172,6 +193,7 @@ export const SaConfigSchema = Type.Object(
     ),
     mark: Type.Optional(MarkSchema),
     outputMark: Type.Optional(MarkSchema),
+    offload: Type.Optional(OffloadSchema),
   },
   { additionalProperties: false },
 );
