@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ConfigDocument } from '@espresso/api';
+import { validateSaConfig } from '@espresso/esp';
+import { validateSpdConfig } from '@espresso/spd';
 import { Compile } from 'typebox/compile';
 import { validationError } from '../api/validator.ts';
 import { CONFIG_FORMAT_VERSION, ConfigFile } from './config-file-schema.ts';
@@ -60,11 +62,76 @@ export function checkConfigFile(value: unknown): ConfigFileCheck {
     };
   }
   if (!checker.Check(value)) {
-    const refused = validationError('body', checker.Errors(value));
-    return { ok: false, issues: refused.issues.map((i) => ({ path: i.path, message: i.message })) };
+    const raw = [...checker.Errors(value)];
+    const refused = validationError('body', raw);
+    const owner = ownerMessages(record);
+    const allowed = allowedValues(raw);
+    return {
+      ok: false,
+      issues: refused.issues.map((i) => {
+        if (!generic.has(i.message)) return { path: i.path, message: i.message };
+        const fromOwner = owner.get(i.path);
+        const message = fromOwner === undefined || generic.has(fromOwner) ? undefined : fromOwner;
+        return { path: i.path, message: message ?? allowed.get(i.path) ?? i.message };
+      }),
+    };
   }
   const { $schema: _schema, version: _version, ...document } = value as ConfigFile;
   return { ok: true, document };
+}
+
+/** What the whole-document check says where a union or enum did not match: the owners say more. */
+const generic = new Set([
+  'must be equal to one of the allowed values',
+  'must be equal to constant',
+  'does not match any allowed form',
+]);
+
+/** For enum and constant mismatches, the values allowed (schema constants: never the value given). */
+function allowedValues(
+  raw: readonly { keyword: string; instancePath: string; params?: unknown }[],
+): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of raw) {
+    const params = e.params as { allowedValues?: unknown[]; allowedValue?: unknown } | undefined;
+    if (e.keyword === 'enum' && Array.isArray(params?.allowedValues)) {
+      out.set(
+        e.instancePath,
+        `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`,
+      );
+    } else if (e.keyword === 'const' && !out.has(e.instancePath)) {
+      out.set(e.instancePath, `must be ${JSON.stringify(params?.allowedValue)}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * What the ESP and SPD validators say about the fields they own, by path: the schema check of the whole
+ * document can only say that a union or an enum did not match, where they list the forms allowed.
+ */
+function ownerMessages(doc: Record<string, unknown>): Map<string, string> {
+  const messages = new Map<string, string>();
+  if (Array.isArray(doc.sas)) {
+    doc.sas.forEach((entry: unknown, i) => {
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return;
+      const {
+        name: _n,
+        reqid: _r,
+        binding: _b,
+        acquire: _a,
+        keyFingerprint: _k,
+        ...esp
+      } = entry as Record<string, unknown>;
+      const checked = validateSaConfig(esp, `/sas/${i}`);
+      if (!checked.ok) for (const issue of checked.issues) messages.set(issue.path, issue.message);
+    });
+  }
+  if (doc.spd !== undefined) {
+    const checked = validateSpdConfig(doc.spd);
+    if (!checked.ok) for (const e of checked.errors) messages.set(`/spd${e.path}`, e.message);
+  }
+  return messages;
 }
 
 function jsonErrorPlace(error: unknown, text: string): string {

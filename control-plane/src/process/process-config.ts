@@ -53,7 +53,7 @@ export interface ProcessConfig {
  * IKE daemon will answer an ACQUIRE). Throws `ConfigFileError` listing every field at fault.
  */
 export async function checkProcessConfig(doc: ConfigDocument, file: string): Promise<ProcessConfig> {
-  const keyIssues = missingKeys(doc.sas ?? []);
+  const keyIssues = offlineIssues(doc.sas ?? []);
   if (keyIssues.length > 0) throw ConfigFileError.invalid(file, keyIssues);
 
   const scratch = new ControlPlane({ datapath: new InProcessDatapath() });
@@ -90,7 +90,7 @@ export async function checkProcessConfig(doc: ConfigDocument, file: string): Pro
   };
 }
 
-function missingKeys(entries: readonly SaDocumentEntry[]): ConfigIssue[] {
+function offlineIssues(entries: readonly SaDocumentEntry[]): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   entries.forEach((entry, i) => {
     if (entry.keyFingerprint !== undefined) {
@@ -100,6 +100,13 @@ function missingKeys(entries: readonly SaDocumentEntry[]): ConfigIssue[] {
       });
     } else if (entry.encryption.key === undefined) {
       issues.push({ path: `/sas/${i}/encryption/key`, message: 'is required' });
+    }
+    const offload = (entry as { offload?: { mode?: string } }).offload?.mode;
+    if (offload === 'packet' || offload === 'crypto') {
+      issues.push({
+        path: `/sas/${i}/offload/mode`,
+        message: `is '${offload}', which must be offloaded or fail: espresso process runs on the CPU only`,
+      });
     }
   });
   return issues;
