@@ -42,6 +42,9 @@ export interface EspInboundOptions {
   readonly ikeSink?: IkeSink;
 }
 
+/** Batch numbers unique across every EspInbound of the thread, so an SA's batch mark is never stale. */
+let lastEpoch = 0;
+
 const h4 = createIpv4Header();
 const h6 = createIpv6Header();
 const chain = createIpv6ExtensionChain();
@@ -62,15 +65,15 @@ export class EspInbound {
   private batch: PacketBatch;
   private epoch = 0;
   private readonly packet: InboundPacket = createInboundPacket();
+  /** Packets pass 1 accepted so far: crypto entries [0, accepted). */
+  private accepted = 0;
+  /** Per crypto entry: its SA. */
+  private readonly entrySa: (SaRuntime | null)[];
   // Per vector index, from pass 1.
-  private readonly saOf: (SaRuntime | null)[];
-  private readonly espOffset: Uint32Array;
   private readonly ipHeaderBytes: Uint32Array;
   private readonly nextHeaderField: Uint32Array;
   /** Offset of the UDP header, or 0 for ESP straight in IP. */
   private readonly udpOffset: Uint32Array;
-  private readonly espLength: Uint32Array;
-  private readonly seqHigh: Uint32Array;
   private readonly seqLow: Uint32Array;
   // Per SA group in the batch.
   private readonly groupSa: (SaRuntime | null)[];
@@ -78,6 +81,11 @@ export class EspInbound {
   private readonly groupStart: Uint32Array;
   /** Crypto entry k belongs to vector index index[k]. */
   private readonly index: Uint32Array;
+  /** Scratch for reordering crypto entries by SA. */
+  private readonly sortOffset: Uint32Array;
+  private readonly sortLength: Uint32Array;
+  private readonly sortSeqHigh: Uint32Array;
+  private readonly sortIndex: Uint32Array;
 
   constructor(options: EspInboundOptions) {
     const n = options.capacity;
@@ -86,18 +94,43 @@ export class EspInbound {
     this.ikeSink = options.ikeSink ?? null;
     this.totals = createCounterBlock(options.counters);
     this.batch = createPacketBatch(new Uint8Array(0), n);
-    this.saOf = new Array<SaRuntime | null>(n).fill(null);
-    this.espOffset = new Uint32Array(n);
+    this.entrySa = new Array<SaRuntime | null>(n).fill(null);
     this.ipHeaderBytes = new Uint32Array(n);
     this.nextHeaderField = new Uint32Array(n);
     this.udpOffset = new Uint32Array(n);
-    this.espLength = new Uint32Array(n);
-    this.seqHigh = new Uint32Array(n);
     this.seqLow = new Uint32Array(n);
     this.groupSa = new Array<SaRuntime | null>(n).fill(null);
     this.groupCount = new Uint32Array(n);
     this.groupStart = new Uint32Array(n + 1);
     this.index = new Uint32Array(n);
+    this.sortOffset = new Uint32Array(n);
+    this.sortLength = new Uint32Array(n);
+    this.sortSeqHigh = new Uint32Array(n);
+    this.sortIndex = new Uint32Array(n);
+  }
+
+  private groupBySa(groups: number, k: number): void {
+    const batch = this.batch;
+    let start = 0;
+    for (let g = 0; g < groups; g++) {
+      this.groupStart[g] = start;
+      start += this.groupCount[g]!;
+      this.groupCount[g] = this.groupStart[g]!;
+    }
+    for (let e = 0; e < k; e++) {
+      const slot = this.groupCount[this.entrySa[e]!.batchSlot]!++;
+      this.sortOffset[slot] = batch.offset[e]!;
+      this.sortLength[slot] = batch.length[e]!;
+      this.sortSeqHigh[slot] = batch.seqHigh[e]!;
+      this.sortIndex[slot] = this.index[e]!;
+    }
+    for (let e = 0; e < k; e++) {
+      batch.offset[e] = this.sortOffset[e]!;
+      batch.length[e] = this.sortLength[e]!;
+      batch.seqHigh[e] = this.sortSeqHigh[e]!;
+      this.index[e] = this.sortIndex[e]!;
+      this.entrySa[e] = null;
+    }
   }
 
   /**
@@ -111,10 +144,12 @@ export class EspInbound {
     const buf = v.buffer;
     if (this.batch.buffer !== buf) this.batch = createPacketBatch(buf, this.capacity);
     const batch = this.batch;
-    const epoch = ++this.epoch;
+    const epoch = ++lastEpoch;
+    this.epoch = epoch;
     let groups = 0;
+    this.accepted = 0;
 
-    // Pass 1: parse, look up, check replay.
+    // Pass 1: parse, look up, check replay; accepted packets go to the crypto batch in arrival order.
     for (let i = from; i < to; i++) {
       v.sa[i] = -1;
       const sa = this.classify(v, i, domain, now);
@@ -128,26 +163,12 @@ export class EspInbound {
       }
       this.groupCount[sa.batchSlot]!++;
     }
-
-    // Group by SA: counting sort into the crypto batch.
-    let k = 0;
-    for (let g = 0; g < groups; g++) {
-      this.groupStart[g] = k;
-      k += this.groupCount[g]!;
-      this.groupCount[g] = this.groupStart[g]!;
-    }
-    this.groupStart[groups] = k;
-    for (let i = from; i < to; i++) {
-      const sa = this.saOf[i];
-      if (sa === null || sa === undefined) continue;
-      const slot = this.groupCount[sa.batchSlot]!++;
-      batch.offset[slot] = this.espOffset[i]!;
-      batch.length[slot] = this.espLength[i]!;
-      batch.seqHigh[slot] = this.seqHigh[i]!;
-      this.index[slot] = i;
-    }
+    const k = this.accepted;
     batch.count = k;
-
+    this.groupStart[0] = 0;
+    this.groupStart[groups] = k;
+    // Several SAs in one batch: a counting sort makes each SA's packets one run for one engine call.
+    if (groups > 1) this.groupBySa(groups, k);
     let delivered = 0;
     for (let g = 0; g < groups; g++) {
       const sa = this.groupSa[g]!;
@@ -163,7 +184,7 @@ export class EspInbound {
       let bytes = 0;
       for (let j = start; j < end; j++) {
         const i = this.index[j]!;
-        this.saOf[i] = null;
+        this.entrySa[j] = null;
         const verdict = engineFailed ? DropReason.engineError : this.finish(sa, v, i, batch, j, now);
         if (verdict !== VERDICT_FORWARD) {
           this.drop(sa, v, i, verdict);
@@ -191,7 +212,6 @@ export class EspInbound {
     const buf = v.buffer;
     const o = v.offset[i]!;
     const length = v.length[i]!;
-    this.saOf[i] = null;
     if (length < 1 || o >= buf.length) return this.dropEarly(v, i, DropReason.truncated);
     const version = buf[o]! >>> 4;
     let protocol: number;
@@ -304,10 +324,13 @@ export class EspInbound {
         check === ReplayCheck.replay ? DropReason.replay : DropReason.outsideWindow,
       );
     }
-    this.saOf[i] = sa;
-    this.espOffset[i] = esp;
-    this.espLength[i] = espLength;
-    this.seqHigh[i] = seqHigh;
+    const k = this.accepted++;
+    const batch = this.batch;
+    batch.offset[k] = esp;
+    batch.length[k] = espLength;
+    batch.seqHigh[k] = seqHigh;
+    this.index[k] = i;
+    this.entrySa[k] = sa;
     this.seqLow[i] = seqLow;
     return sa;
   }
