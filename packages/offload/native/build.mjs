@@ -1,0 +1,45 @@
+// The package's install script: builds the netlink helper with node-gyp. Plain JavaScript, because npm may
+// run it on an older node than the project's own. It never fails the install: when the build does not
+// work it says so once and exits 0, and the linux-xfrm driver reports itself unavailable at run time.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const logPath = join(packageDir, 'build', 'native-build.log');
+
+const args = ['rebuild', '--release'];
+// The addon needs only the N-API headers; a distribution's Node headers serve when npm was not told
+// where headers are (node-gyp would otherwise download them).
+if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h'))
+  args.push('--nodedir=/usr');
+
+// npm points npm_config_node_gyp at its bundled node-gyp; outside npm, one on PATH will do.
+const gyp = process.env.npm_config_node_gyp;
+const run = gyp
+  ? spawnSync(process.execPath, [gyp, ...args], { cwd: packageDir, encoding: 'utf8' })
+  : spawnSync('node-gyp', args, { cwd: packageDir, encoding: 'utf8' });
+
+const output = `${run.stdout ?? ''}${run.stderr ?? ''}${run.error ? `\n${run.error.message}` : ''}`;
+mkdirSync(join(packageDir, 'build'), { recursive: true });
+writeFileSync(logPath, output);
+
+if (run.status === 0) {
+  process.stdout.write(
+    '@espresso/offload: built the netlink helper (build/Release/espresso_netlink.node)\n',
+  );
+} else {
+  const lines = output.split('\n').map((l) => l.trim());
+  // The most telling line: a compiler error, gyp's own complaint, then node-gyp's summary.
+  const cause =
+    lines.find((l) => /\berror:/i.test(l) && !l.startsWith('gyp')) ??
+    lines.find((l) => l.startsWith('gyp: ')) ??
+    lines.find((l) => l.startsWith('gyp ERR! stack Error'))?.slice('gyp ERR! stack '.length) ??
+    (run.error ? run.error.message : `node-gyp exited with ${run.status ?? run.signal}`);
+  process.stderr.write(
+    `@espresso/offload: the netlink helper did not build (${cause}); the linux-xfrm driver ` +
+      `will report itself unavailable. Log: ${logPath}\n`,
+  );
+}
+process.exitCode = 0;
