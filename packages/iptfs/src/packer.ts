@@ -57,26 +57,39 @@ export function packPayload(
   const dataSpace = request.payloadBytes - headerBytes;
   let space = dataSpace;
   let blockOffset = 0;
-
-  if (queue.headSent > 0) {
+  let completed = 0;
+  let i = 0;
+  // Plan first (which packets, where the payload ends), then copy the span in one go: the queue keeps
+  // packets back to back, exactly as the DataBlocks lay them out.
+  const count = queue.count;
+  if (count > 0 && queue.headSent > 0) {
     // The sender refuses inner packets over 65535 octets, so the rest always fits in 16 bits.
-    const rest = queue.headLength - queue.headSent;
-    blockOffset = rest;
-    const n = queue.take(dst, at, space);
-    at += n;
-    space -= n;
-    if (n === rest) result.completed++;
+    blockOffset = queue.headLength - queue.headSent;
+    if (blockOffset <= space) {
+      space -= blockOffset;
+      completed++;
+      i = 1;
+    } else {
+      space = 0;
+    }
   }
-  while (space > 0 && queue.count > 0) {
-    const length = queue.headLength;
+  while (space > 0 && i < count) {
+    const length = queue.lengthAt(i);
+    if (length <= space) {
+      space -= length;
+      completed++;
+      i++;
+      continue;
+    }
     // Don't-fragment: a packet that fits no payload at all (the payload shrank after it was queued) is
     // split anyway, or the queue would never move.
-    if (length > space && request.dontFragment && length <= dataSpace) break;
-    const n = queue.take(dst, at, space);
-    at += n;
-    space -= n;
-    if (n === length) result.completed++;
+    if (request.dontFragment && length <= dataSpace) break;
+    space = 0;
   }
+  const data = dataSpace - space;
+  queue.consume(dst, at, data);
+  at += data;
+  result.completed = completed;
   if (space > 0 && request.pad) {
     // A pad data block: type 0 in the first nibble; the rest is ignored on receipt, zeros hide nothing.
     dst.fill(0, at, at + space);

@@ -67,11 +67,33 @@ export class SendQueue {
     return this.sent;
   }
 
+  /** Length of the i-th queued packet (0: the head), for i below `count`. */
+  lengthAt(i: number): number {
+    let slot = this.headEntry + i;
+    if (slot >= this.lengths.length) slot -= this.lengths.length;
+    return this.lengths[slot]!;
+  }
+
   /** Queues a copy of `src[offset, offset + length)`; false when it does not fit. */
   push(src: Uint8Array, offset: number, length: number, now: number): boolean {
-    if (!this.begin(length, now)) return false;
-    this.append(src, offset, length);
-    this.finish();
+    const cap = this.capacity;
+    if (length < 1 || length > cap - this.used || this.entries === this.lengths.length) return false;
+    if (this.entries === 0) this.firstQueuedAt = now;
+    let slot = this.headEntry + this.entries;
+    if (slot >= this.lengths.length) slot -= this.lengths.length;
+    this.lengths[slot] = length;
+    const tail = this.tailAt;
+    const first = cap - tail;
+    if (length <= first) {
+      copyBytes(src, offset, this.ring, tail, length);
+      this.tailAt = length === first ? 0 : tail + length;
+    } else {
+      copyBytes(src, offset, this.ring, tail, first);
+      copyBytes(src, offset + first, this.ring, 0, length - first);
+      this.tailAt = length - first;
+    }
+    this.used += length;
+    this.entries++;
     return true;
   }
 
@@ -107,27 +129,42 @@ export class SendQueue {
   }
 
   /**
-   * Copies the next `length` bytes of the head packet (at most what is left of it) to `dst[dstOffset]`
-   * and consumes them; a packet fully taken leaves the queue. Returns the bytes copied.
+   * Copies the next `length` bytes of the queue, the rest of the head packet first and then the packets
+   * after it, to `dst[dstOffset]` (at most two copies: the ring stores them back to back) and consumes
+   * them; packets fully taken leave the queue, the last one may be left partly sent. Returns the bytes
+   * copied (fewer when the queue holds fewer).
    */
-  take(dst: Uint8Array, dstOffset: number, length: number): number {
-    if (this.entries === 0) return 0;
-    const total = this.lengths[this.headEntry]!;
-    const n = Math.min(length, total - this.sent);
+  consume(dst: Uint8Array, dstOffset: number, length: number): number {
+    const n = Math.min(length, this.used - this.sent);
+    if (n <= 0) return 0;
     const cap = this.capacity;
-    const at = (this.headAt + this.sent) % cap;
-    const first = Math.min(n, cap - at);
-    copyBytes(this.ring, at, dst, dstOffset, first);
-    copyBytes(this.ring, 0, dst, dstOffset + first, n - first);
-    this.sent += n;
-    if (this.sent === total) {
-      this.headAt = (this.headAt + total) % cap;
+    let at = this.headAt + this.sent;
+    if (at >= cap) at -= cap;
+    const first = cap - at;
+    if (n <= first) {
+      copyBytes(this.ring, at, dst, dstOffset, n);
+    } else {
+      copyBytes(this.ring, at, dst, dstOffset, first);
+      copyBytes(this.ring, 0, dst, dstOffset + first, n - first);
+    }
+    let left = n;
+    const lengths = this.lengths;
+    while (left > 0) {
+      const total = lengths[this.headEntry]!;
+      const rest = total - this.sent;
+      if (left < rest) {
+        this.sent += left;
+        break;
+      }
+      left -= rest;
+      this.headAt += total;
+      if (this.headAt >= cap) this.headAt -= cap;
       this.used -= total;
       this.sent = 0;
-      this.headEntry = (this.headEntry + 1) % this.lengths.length;
+      this.headEntry = this.headEntry + 1 === lengths.length ? 0 : this.headEntry + 1;
       this.entries--;
-      if (this.entries === 0) this.firstQueuedAt = Number.POSITIVE_INFINITY;
     }
+    if (this.entries === 0) this.firstQueuedAt = Number.POSITIVE_INFINITY;
     return n;
   }
 
