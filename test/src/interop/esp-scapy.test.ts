@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { createSaRuntime, EspInbound, EspOutbound, InboundSaTable, VERDICT_FORWARD } from '@espresso/esp';
+import { cryptoEngines } from '@espresso/crypto';
+import {
+  createSaRuntime,
+  EspInbound,
+  EspOutbound,
+  InboundSaTable,
+  resolveSaConfig,
+  VERDICT_FORWARD,
+} from '@espresso/esp';
 import {
   ADDRESSES,
   type AlgorithmCase,
@@ -31,6 +39,7 @@ import { ScapyPeer, type ScapySa, scapyAlgorithm } from './scapy-peer.ts';
  * and protocol must be the inner packet's), and encrypts in transport mode the inner payload under an
  * outer-addressed header, which Espresso's BEET decapsulation must turn back into the inner packet.
  * With ESN on, the sequence numbers start at 2^32 - 2 so the packets straddle the high-bits change.
+ * Espresso's side takes the crypto engines that implement each algorithm in turn.
  */
 
 type Mode = 'tunnel' | 'transport' | 'beet';
@@ -42,6 +51,8 @@ const SIZES = [1, 100, 1000];
 
 interface Case {
   readonly alg: AlgorithmCase;
+  /** Crypto engine on Espresso's side: the cases take the available engines in turn. */
+  readonly engine: string;
   readonly mode: Mode;
   readonly innerVersion: 4 | 6;
   readonly outerVersion: 4 | 6;
@@ -49,15 +60,23 @@ interface Case {
   readonly esn: boolean;
 }
 
+function enginesFor(alg: AlgorithmCase): string[] {
+  const spec = resolveSaConfig(saPair(alg).out).cipherSpec;
+  return cryptoEngines.filter((e) => e.available && e.supports(spec)).map((e) => e.name);
+}
+
 function cases(): Case[] {
   const out: Case[] = [];
   for (const alg of algorithmCases(7)) {
+    const engines = enginesFor(alg);
     for (const mode of ['tunnel', 'transport', 'beet'] as const) {
       for (const outerVersion of [4, 6] as const) {
         for (const innerVersion of mode === 'transport' ? [outerVersion] : ([4, 6] as const)) {
           for (const esn of [false, true]) {
-            for (const encap of [false, true])
-              out.push({ alg, mode, innerVersion, outerVersion, encap, esn });
+            for (const encap of [false, true]) {
+              const engine = engines[out.length % engines.length]!;
+              out.push({ alg, engine, mode, innerVersion, outerVersion, encap, esn });
+            }
           }
         }
       }
@@ -143,7 +162,7 @@ function scapySa(c: Case, spi: number): ScapySa {
 }
 
 function caseName(c: Case): string {
-  return `${c.alg.name} ${c.mode} ${c.innerVersion}-in-${c.outerVersion}${c.esn ? ' esn' : ''}${c.encap ? ' udp' : ''}`;
+  return `${c.alg.name} ${c.mode} ${c.innerVersion}-in-${c.outerVersion}${c.esn ? ' esn' : ''}${c.encap ? ' udp' : ''} (${c.engine})`;
 }
 
 describe('ESP interop with scapy', () => {
@@ -154,7 +173,7 @@ describe('ESP interop with scapy', () => {
 
     it(`${caseName(c)}: scapy decrypts Espresso`, async () => {
       spi++;
-      const pair = saPair(c.alg, { ...c, spi, initialSequence: first });
+      const pair = saPair(c.alg, { ...c, spi, initialSequence: first, extra: { engine: c.engine } });
       const sa = createSaRuntime(pair.out);
       const inner = innerPackets(c);
       const v = vectorOf(inner);
@@ -179,7 +198,7 @@ describe('ESP interop with scapy', () => {
 
     it(`${caseName(c)}: Espresso decrypts scapy`, async () => {
       spi++;
-      const pair = saPair(c.alg, { ...c, spi, initialSequence: first });
+      const pair = saPair(c.alg, { ...c, spi, initialSequence: first, extra: { engine: c.engine } });
       const sa = createSaRuntime(pair.in);
       const table = new InboundSaTable();
       table.add(sa);
