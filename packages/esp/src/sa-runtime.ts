@@ -6,6 +6,8 @@ import {
   type IpAddress,
   type Ipv4Fields,
   type Ipv6Fields,
+  onesComplementSum,
+  writeU32,
 } from '@espresso/wire';
 import { SaLifetime } from './lifetime.ts';
 import type { EspMode } from './modes/mode.ts';
@@ -97,6 +99,8 @@ export class SaRuntime {
   readonly outerIpBytes: number;
   readonly outer4: Ipv4Fields;
   readonly outer6: Ipv6Fields;
+  /** The outer IPv4 addresses' part of the header checksum sum, kept with the addresses. */
+  outer4AddressSum = 0;
   /** Local and peer address as four words (IPv4 in word 3), for inbound matching. */
   readonly localWords: Uint32Array;
   readonly peerWords: Uint32Array;
@@ -282,6 +286,10 @@ export class SaRuntime {
     this.outer4.dst = dst[3]!;
     this.outer6.src.set(src);
     this.outer6.dst.set(dst);
+    const addresses = new Uint8Array(8);
+    writeU32(addresses, 0, this.outer4.src);
+    writeU32(addresses, 4, this.outer4.dst);
+    this.outer4AddressSum = onesComplementSum(addresses, 0, 8);
   }
 }
 
