@@ -165,10 +165,8 @@ async function readNext(
     return await records.next();
   } catch (error) {
     if (error instanceof PcapFormatError) {
-      throw new CaptureInputError(
-        `${input}: corrupt capture at byte ${error.offset}: ${error.message}`,
-        error.offset,
-      );
+      // The message names the byte offset of the record at fault and the error's stable code.
+      throw new CaptureInputError(`${input}: corrupt capture: ${error.message}`, error.offset);
     }
     throw new CaptureInputError(`${input}: cannot read the capture: ${systemReason(error)}`);
   }
