@@ -1,1 +1,37 @@
-export {};
+export type {
+  ControlMessage,
+  SaPlacement,
+  SaSecret,
+  WorkerBoot,
+  WorkerFault,
+  WorkerProbe,
+  WorkerReport,
+} from './control/messages.ts';
+export { PoolIo, type WorkerRings } from './io/pool-io.ts';
+export {
+  defaultWorkerCount,
+  type IdlePolicy,
+  MAX_WORKERS,
+  type PollSettings,
+  PoolConfigError,
+  type ResolvedPoolOptions,
+  resolvePoolOptions,
+  type WorkerPoolOptions,
+} from './options/pool-options.ts';
+export type { PoolAck } from './pool/ack-tracker.ts';
+export { chooseOwner, type OwnerQuestion } from './pool/owner-assignment.ts';
+export { type SaEntry, type SaInstallSpec, spiOf } from './pool/sa-registry.ts';
+export {
+  type PoolEventListener,
+  type PoolSaCounters,
+  type PoolWorkerStats,
+  WorkerPool,
+} from './pool/worker-pool.ts';
+export { createDatapathStorage, type DatapathStorage, poolThreadOf } from './shared/datapath-storage.ts';
+export { RING_KINDS, RingKind, ringId, type WorkerRingStorage } from './shared/ring-layout.ts';
+export { SaProgress, type SaProgressStorage } from './shared/sa-progress.ts';
+export { SpiSteeringTable, type SteeringStorage } from './shared/spi-steering-table.ts';
+export { ControlWord, WorkerExtra } from './shared/worker-control.ts';
+export { flowHash, workerOfHash } from './steering/flow-hash.ts';
+export { PacketSteering } from './steering/packet-steering.ts';
+export { HANDED_OFF } from './thread/handoff.ts';

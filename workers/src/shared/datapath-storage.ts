@@ -1,0 +1,69 @@
+import { type CounterStorage, createCounterStorage } from '@espresso/counters';
+import {
+  createDoorbellStorage,
+  createPoolStorage,
+  createRingStorage,
+  type PoolStorage,
+} from '@espresso/ring';
+import type { ResolvedPoolOptions } from '../options/pool-options.ts';
+import { RingKind, ringId, type WorkerRingStorage } from './ring-layout.ts';
+import { createSaProgressStorage, type SaProgressStorage } from './sa-progress.ts';
+import { createSteeringStorage, type SteeringStorage } from './spi-steering-table.ts';
+import { type ControlStorage, createControlStorage } from './worker-control.ts';
+
+/**
+ * Every piece of shared memory a worker pool uses, allocated once by io and handed to each thread,
+ * which builds its own views (storage separate from views, as ringbuf.js does). Plain data: it crosses
+ * postMessage and piscina's task channel as it is.
+ *
+ * Packet pool thread 0 is io (the pool owner); worker w is pool thread w + 1. Counter region w is
+ * worker w's.
+ */
+export interface DatapathStorage {
+  readonly workers: number;
+  readonly pool: PoolStorage;
+  readonly rings: readonly WorkerRingStorage[];
+  readonly counters: CounterStorage;
+  readonly progress: SaProgressStorage;
+  readonly steering: SteeringStorage;
+  readonly control: ControlStorage;
+}
+
+/** The packet pool thread index of worker `w`. */
+export function poolThreadOf(worker: number): number {
+  return worker + 1;
+}
+
+export function createDatapathStorage(options: ResolvedPoolOptions): DatapathStorage {
+  const workers = options.workers;
+  const pool = createPoolStorage({
+    slots: options.slots,
+    threads: workers + 1,
+    mtu: options.mtu,
+    headroom: options.headroom,
+  });
+  const rings: WorkerRingStorage[] = [];
+  for (let w = 0; w < workers; w++) {
+    const doorbell = createDoorbellStorage();
+    const ring = (kind: RingKind, consumerDoorbell: SharedArrayBuffer | null) =>
+      createRingStorage({ capacity: options.ringCapacity, id: ringId(w, kind), doorbell: consumerDoorbell });
+    rings.push({
+      rxOutbound: ring(RingKind.rxOutbound, doorbell),
+      rxInbound: ring(RingKind.rxInbound, doorbell),
+      // io polls its side; nobody sleeps on these.
+      txOutside: ring(RingKind.txOutside, null),
+      txInside: ring(RingKind.txInside, null),
+      handoff: ring(RingKind.handoff, null),
+      doorbell,
+    });
+  }
+  return {
+    workers,
+    pool,
+    rings,
+    counters: createCounterStorage({ workers, saSlots: options.saSlots }),
+    progress: createSaProgressStorage(options.saSlots),
+    steering: createSteeringStorage(options.saSlots),
+    control: createControlStorage(workers),
+  };
+}

@@ -1,0 +1,237 @@
+import { DropReason } from '@espresso/counters';
+import {
+  createPacketVector,
+  EspOutbound,
+  type PacketVector,
+  setPacket,
+  VERDICT_FORWARD,
+} from '@espresso/esp';
+import { Direction, Verdict } from '@espresso/spd';
+import { createFlowKey, extractFlowKey, WIRE_OK } from '@espresso/wire';
+import { WorkerExtra } from '../shared/worker-control.ts';
+import type { AcquireRaiser } from './acquire-raiser.ts';
+import { HANDED_OFF, writeHandoffTarget } from './handoff.ts';
+import { BindingKind } from './policy-bindings.ts';
+import type { SaRoute } from './sa-route.ts';
+import type { SpdState } from './spd-state.ts';
+import { TxBatch } from './tx-batch.ts';
+import type { WorkerContext } from './worker-context.ts';
+import type { WorkerSaTable } from './worker-sa-table.ts';
+
+const SLOT_MASK = 0x00ff_ffff;
+
+/** What becomes of each packet of a batch, decided by classification. */
+const Fate = {
+  drop: 0,
+  /** Bypass (or the default allow): out to the outside as it is. */
+  pass: 1,
+  /** Protect with an SA this worker owns. */
+  protect: 2,
+  /** Protect with an SA another worker owns: to io, which relays it there. */
+  handoff: 3,
+} as const;
+
+/**
+ * The outbound half of a worker's batch: classify each plaintext packet against the SPD (flow cache
+ * first), pick its SA instance (a named SA, this worker's member of a per-worker SA group, the member
+ * for its DSCP class, or the group's fallback), group the batch by SA (bulking), run ESP once per group
+ * (one engine call per SA), and push what goes on to the tx ring; packets whose SA another worker owns
+ * go to io for relay (DESIGN invariant 1). Every drop is counted with its reason. Nothing allocates
+ * per packet.
+ */
+export class OutboundStage {
+  private readonly ctx: WorkerContext;
+  private readonly spd: SpdState;
+  private readonly sas: WorkerSaTable;
+  private readonly acquire: AcquireRaiser;
+  private readonly esp: EspOutbound;
+  private readonly vector: PacketVector;
+  private readonly key = createFlowKey();
+  private readonly fate: Uint8Array;
+  private readonly reason: Int16Array;
+  private readonly routeOf: (SaRoute | null)[];
+  private readonly batchIndex: Uint16Array;
+  private readonly groupRoute: (SaRoute | null)[];
+  private readonly groupCount: Uint32Array;
+  private readonly groupStart: Uint32Array;
+  private readonly tx: TxBatch;
+  private readonly handoff: TxBatch;
+  private epoch = 0;
+
+  constructor(ctx: WorkerContext, spd: SpdState, sas: WorkerSaTable, acquire: AcquireRaiser) {
+    const n = ctx.settings.budget;
+    this.ctx = ctx;
+    this.spd = spd;
+    this.sas = sas;
+    this.acquire = acquire;
+    this.esp = new EspOutbound({ capacity: n });
+    this.vector = createPacketVector(ctx.bytes, n);
+    this.fate = new Uint8Array(n);
+    this.reason = new Int16Array(n);
+    this.routeOf = new Array<SaRoute | null>(n).fill(null);
+    this.batchIndex = new Uint16Array(n);
+    this.groupRoute = new Array<SaRoute | null>(n).fill(null);
+    this.groupCount = new Uint32Array(n);
+    this.groupStart = new Uint32Array(n + 1);
+    this.tx = new TxBatch(ctx, ctx.txOutside, n);
+    this.handoff = new TxBatch(ctx, ctx.handoff, n);
+  }
+
+  /** Processes `n` descriptors received from the outbound rx ring; `now` in seconds, `nowMs` in ms. */
+  process(descs: Uint32Array, n: number, now: number, nowMs: number): void {
+    const ctx = this.ctx;
+    const pool = ctx.pool;
+    const buf = ctx.bytes;
+    const slotSize = pool.slotSize;
+    const classifier = this.spd.classifier;
+    const bindings = this.spd.bindings.outbound;
+    const me = ctx.worker;
+    const key = this.key;
+    const epoch = ++this.epoch;
+    let groups = 0;
+    let rxBytes = 0;
+    let handedIn = 0;
+
+    for (let i = 0; i < n; i++) {
+      this.routeOf[i] = null;
+      const word0 = descs[i << 1]!;
+      const word1 = descs[(i << 1) + 1]!;
+      const slot = word0 & SLOT_MASK;
+      const offset = word1 >>> 16;
+      const length = word1 & 0xffff;
+      rxBytes += length;
+      if ((word0 >>> 24) & HANDED_OFF) handedIn++;
+      if (offset + length > slotSize) {
+        this.dropAt(i, DropReason.badDescriptor);
+        continue;
+      }
+      const at = slot * slotSize + offset;
+      const parsed = extractFlowKey(buf, at, length, key);
+      if (parsed !== WIRE_OK) {
+        this.dropAt(i, parsed);
+        continue;
+      }
+      const entry = classifier.classify(key, Direction.out, 0, 0);
+      const verdict = classifier.verdict(entry, Direction.out);
+      if (verdict !== Verdict.protect) {
+        if (verdict === Verdict.bypass || verdict === Verdict.defaultAllow) this.fate[i] = Fate.pass;
+        else this.dropAt(i, verdict === Verdict.discard ? DropReason.policyBlock : DropReason.noPolicy);
+        continue;
+      }
+      const binding = bindings[classifier.policyIndex(entry)] ?? null;
+      if (binding === null) {
+        this.dropAt(i, DropReason.noOutboundState);
+        continue;
+      }
+      let route: SaRoute | null;
+      let missing: boolean;
+      if (binding.kind === BindingKind.dscp) {
+        route = binding.byDscp[key.dscp]!;
+        missing = binding.missingDscp[key.dscp] === 1;
+      } else {
+        route = binding.route;
+        missing = binding.missing;
+      }
+      if (missing && binding.policy.trap) this.acquire.raise(binding, key, nowMs);
+      if (route === null) {
+        this.dropAt(i, binding.policy.trap ? DropReason.acquirePending : DropReason.noOutboundState);
+        continue;
+      }
+      if (route.owner !== me || route.runtime === null) {
+        // Relayed packets were classified by the worker that sent them here; a second hop means the SA
+        // moved meanwhile, and sending it on could loop.
+        if ((word0 >>> 24) & HANDED_OFF || offset < 2) this.dropAt(i, DropReason.noOutboundState);
+        else {
+          writeHandoffTarget(buf, slot * slotSize, route.owner);
+          this.fate[i] = Fate.handoff;
+        }
+        continue;
+      }
+      this.fate[i] = Fate.protect;
+      this.routeOf[i] = route;
+      if (route.batchEpoch !== epoch) {
+        route.batchEpoch = epoch;
+        route.batchGroup = groups;
+        this.groupRoute[groups] = route;
+        this.groupCount[groups] = 0;
+        groups++;
+      }
+      this.groupCount[route.batchGroup]!++;
+    }
+    ctx.counters.rx(n, rxBytes);
+    if (handedIn !== 0) ctx.extra[WorkerExtra.handoffsIn]! += handedIn;
+
+    if (groups > 0) this.protect(descs, n, groups, now);
+    this.emit(descs, n);
+  }
+
+  /** Lays the protected packets out grouped by SA, runs ESP once per group, updates their descriptors. */
+  private protect(descs: Uint32Array, n: number, groups: number, now: number): void {
+    const pool = this.ctx.pool;
+    const slotSize = pool.slotSize;
+    const v = this.vector;
+    let k = 0;
+    for (let g = 0; g < groups; g++) {
+      this.groupStart[g] = k;
+      k += this.groupCount[g]!;
+      this.groupCount[g] = this.groupStart[g]!;
+    }
+    this.groupStart[groups] = k;
+    for (let i = 0; i < n; i++) {
+      if (this.fate[i] !== Fate.protect) continue;
+      const route = this.routeOf[i]!;
+      const j = this.groupCount[route.batchGroup]!++;
+      const word1 = descs[(i << 1) + 1]!;
+      const start = (descs[i << 1]! & SLOT_MASK) * slotSize;
+      setPacket(v, j, start + (word1 >>> 16), word1 & 0xffff, start, start + slotSize);
+      this.batchIndex[j] = i;
+    }
+    v.count = k;
+    for (let g = 0; g < groups; g++) {
+      const route = this.groupRoute[g]!;
+      this.groupRoute[g] = null;
+      const from = this.groupStart[g]!;
+      const to = this.groupStart[g + 1]!;
+      this.esp.encapsulate(route.runtime!, v, from, to, now);
+      route.sincePublish += to - from;
+      // Published before any of these packets reaches the tx ring, so a resumed SA starts above them.
+      if (route.sincePublish >= this.ctx.settings.publishEvery) this.sas.publishProgress(route);
+      for (let j = from; j < to; j++) {
+        const i = this.batchIndex[j]!;
+        const verdict = v.verdict[j]!;
+        if (verdict !== VERDICT_FORWARD) {
+          this.dropAt(i, verdict);
+          continue;
+        }
+        const start = (descs[i << 1]! & SLOT_MASK) * slotSize;
+        descs[(i << 1) + 1] = (((v.offset[j]! - start) << 16) | v.length[j]!) >>> 0;
+      }
+    }
+  }
+
+  /** Sends each packet where its fate says, in batch order, and frees the drops. */
+  private emit(descs: Uint32Array, n: number): void {
+    const ctx = this.ctx;
+    const tx = this.tx;
+    const handoff = this.handoff;
+    for (let i = 0; i < n; i++) {
+      const fate = this.fate[i]!;
+      this.routeOf[i] = null;
+      if (fate === Fate.pass || fate === Fate.protect) tx.add(descs, i);
+      else if (fate === Fate.handoff) handoff.add(descs, i);
+      else {
+        const length = descs[(i << 1) + 1]! & 0xffff;
+        ctx.counters.drop(this.reason[i] as DropReason, length);
+        ctx.pool.free(descs[i << 1]! & SLOT_MASK);
+      }
+    }
+    tx.flush(true);
+    const handed = handoff.flush(false);
+    if (handed !== 0) ctx.extra[WorkerExtra.handoffsOut]! += handed;
+  }
+
+  private dropAt(i: number, reason: number): void {
+    this.fate[i] = Fate.drop;
+    this.reason[i] = reason;
+  }
+}

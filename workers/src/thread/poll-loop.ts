@@ -1,0 +1,123 @@
+import { ControlWord, WorkerExtra } from '../shared/worker-control.ts';
+import type { ControlInbox } from './control-inbox.ts';
+import type { InboundStage } from './inbound-stage.ts';
+import type { OutboundStage } from './outbound-stage.ts';
+import type { SaEventForwarder } from './sa-event-forwarder.ts';
+import type { WorkerContext } from './worker-context.ts';
+import type { WorkerSaTable } from './worker-sa-table.ts';
+
+export type LoopExit = 'stopped' | 'superseded';
+
+/**
+ * The NAPI-like loop of a worker (DESIGN invariant 5). Each pass takes up to `budget` descriptors from
+ * each rx ring (inbound first, so decryption keeps up under outbound load) and processes them as one
+ * batch per direction. While passes find work it keeps going; after `spinPolls` empty passes a
+ * doorbell worker announces sleep, re-checks its rings and control channel, and sleeps on its doorbell
+ * (at most `sleepMs`, so lifetimes and counters are kept up on an idle worker); a busy-poll worker
+ * never sleeps. Each pass is timed as busy or idle, and counted with its batch size and the rings'
+ * occupancy, in the worker's shared counters.
+ */
+export class PollLoop {
+  private readonly ctx: WorkerContext;
+  private readonly inbox: ControlInbox;
+  private readonly sas: WorkerSaTable;
+  private readonly inbound: InboundStage;
+  private readonly outbound: OutboundStage;
+  private readonly events: SaEventForwarder;
+  private readonly descs: Uint32Array;
+
+  constructor(
+    ctx: WorkerContext,
+    inbox: ControlInbox,
+    sas: WorkerSaTable,
+    inbound: InboundStage,
+    outbound: OutboundStage,
+    events: SaEventForwarder,
+  ) {
+    this.ctx = ctx;
+    this.inbox = inbox;
+    this.sas = sas;
+    this.inbound = inbound;
+    this.outbound = outbound;
+    this.events = events;
+    this.descs = new Uint32Array(2 * ctx.settings.budget);
+  }
+
+  run(): LoopExit {
+    const ctx = this.ctx;
+    const { budget, spinPolls, sleepMs, counterPublishBatches } = ctx.settings;
+    const busyPoll = ctx.settings.idle === 'busy-poll';
+    const words = ctx.control;
+    const pool = ctx.pool;
+    const rxIn = ctx.rxInbound;
+    const rxOut = ctx.rxOutbound;
+    const counters = ctx.counters;
+    const descs = this.descs;
+    let last = performance.now();
+    let lastHousekeeping = last;
+    let empty = 0;
+    let batches = 0;
+    for (;;) {
+      if (Atomics.load(words, ControlWord.stop) !== 0) return 'stopped';
+      if (Atomics.load(words, ControlWord.epoch) !== ctx.epoch) return 'superseded';
+      if (this.inbox.pending()) this.inbox.drain();
+
+      const occupancy = rxIn.availableRead() + rxOut.availableRead();
+      let work = 0;
+      if (occupancy > 0) {
+        const nowMs = Date.now();
+        const now = nowMs / 1000;
+        const nIn = pool.receive(rxIn, descs, budget);
+        if (nIn > 0) this.inbound.process(descs, nIn, now);
+        const nOut = pool.receive(rxOut, descs, budget);
+        if (nOut > 0) this.outbound.process(descs, nOut, now, nowMs);
+        work = nIn + nOut;
+        if (this.sas.events.size > 0) this.events.forward();
+      }
+      counters.poll(work, occupancy);
+      const t = performance.now();
+      const spent = (t - last) * 1e6;
+      last = t;
+      if (work > 0) {
+        counters.busy(spent);
+        empty = 0;
+        if (++batches % counterPublishBatches === 0 && t - lastHousekeeping >= sleepMs) {
+          this.housekeeping();
+          lastHousekeeping = t;
+        }
+        continue;
+      }
+      counters.idle(spent);
+      if (++empty < spinPolls) continue;
+      if (empty === spinPolls || t - lastHousekeeping >= sleepMs) {
+        this.housekeeping();
+        lastHousekeeping = t;
+      }
+      if (busyPoll) continue;
+      ctx.doorbell.announceSleep();
+      if (
+        rxIn.availableRead() > 0 ||
+        rxOut.availableRead() > 0 ||
+        this.inbox.pending() ||
+        Atomics.load(words, ControlWord.stop) !== 0 ||
+        Atomics.load(words, ControlWord.epoch) !== ctx.epoch
+      ) {
+        ctx.doorbell.cancelSleep();
+        continue;
+      }
+      counters.slept();
+      ctx.doorbell.sleep(sleepMs);
+      const woke = performance.now();
+      counters.idle((woke - last) * 1e6);
+      last = woke;
+    }
+  }
+
+  /** What an idle (or long-busy) worker keeps up: counters in shared memory, time lifetimes, events. */
+  private housekeeping(): void {
+    this.sas.pollExpiry(Date.now() / 1000);
+    this.sas.publishCounters();
+    if (this.sas.events.size > 0) this.events.forward();
+    this.ctx.extra[WorkerExtra.eventsLost] = this.sas.events.dropped;
+  }
+}
