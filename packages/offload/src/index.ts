@@ -1,7 +1,11 @@
 export * from './capabilities.ts';
 export * from './driver.ts';
 export * from './driver-stats.ts';
+export * from './drivers/emulated-nic.ts';
 export * from './drivers/software.ts';
+export { ethernetFrame, ipOfFrame } from './emulated-nic/ethernet.ts';
+export { type EmulatorFrame, EmulatorPort } from './emulated-nic/host-port.ts';
+export { Op as EmulatorOp, parseMac } from './emulated-nic/mailbox.ts';
 export * from './lifetime-budget.ts';
 export * from './placement.ts';
 export * from './placement-manager.ts';
