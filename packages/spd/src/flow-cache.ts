@@ -1,34 +1,43 @@
 import { Q } from './query.ts';
 
 /**
- * A fixed-size flow cache in one Uint32Array: 4-way set-associative, keyed by the packet's selector
- * words (addresses, if_id, mark, ports, protocol, DSCP, direction and family), holding a lookup result.
- * Each slot records the generation it was written in; bumping the generation (a new SPD snapshot)
- * invalidates every slot at once without touching memory.
+ * A fixed-size flow cache: 4-way set-associative, keyed by the packet's selector words (addresses,
+ * if_id, mark, ports, protocol, DSCP, direction and family), holding a lookup result.
  *
- * Slot layout, SLOT_WORDS u32: generation, the 12 key words, result + 1 (0: no entry matched).
+ * Two typed arrays. `tags` holds, per slot, the generation it was written in and the key's full hash:
+ * a set's four pairs share one 32-byte span, so a miss reads one cache line. `keys` holds, per slot, the
+ * 12 key words and the result (SLOT_WORDS u32, one 64-byte line), read only when a tag matches.
+ * Bumping the generation (a new SPD snapshot) invalidates every slot at once without touching memory.
  */
 export const WAYS = 4;
 export const SLOT_WORDS = 16;
 const KEY_WORDS = 12;
-const RESULT = 1 + KEY_WORDS;
+const RESULT = KEY_WORDS;
 
 /** What get() returns when the flow is not cached. */
 export const CACHE_MISS = -2;
 
-/** The 12 key words, in slot order, as offsets into the query vector. */
-const KEY_QUERY = [0, 1, 2, 3, 4, 5, 6, 7, Q.ifId, Q.mark, Q.ports, Q.meta] as const;
+/** The 12 key words, in slot order, as offsets into the query vector; the most varied words first. */
+const KEY_QUERY = [3, 7, Q.ports, Q.meta, 0, 1, 2, 4, 5, 6, Q.ifId, Q.mark] as const;
 
-/** Murmur3-style mixing of the key words; the finaliser spreads them over the index bits. */
+/**
+ * One multiply per key word, then a murmur3 finaliser to spread the bits: the low bits pick the set,
+ * the whole value is the slot's tag.
+ */
 export function hashQuery(q: Uint32Array): number {
   let h = 0x2545f491;
-  for (let i = 0; i < KEY_WORDS; i++) {
-    let k = Math.imul(q[KEY_QUERY[i]!]!, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    h ^= Math.imul(k, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
+  h = Math.imul(h ^ q[3]!, 0x9e3779b1);
+  h = Math.imul(h ^ q[7]!, 0x85ebca77);
+  h = Math.imul(h ^ q[Q.ports]!, 0xc2b2ae3d);
+  h = Math.imul(h ^ q[Q.meta]!, 0x27d4eb2f);
+  h = Math.imul(h ^ q[0]!, 0x165667b1);
+  h = Math.imul(h ^ q[1]!, 0x9e3779b1);
+  h = Math.imul(h ^ q[2]!, 0x85ebca77);
+  h = Math.imul(h ^ q[4]!, 0xc2b2ae3d);
+  h = Math.imul(h ^ q[5]!, 0x27d4eb2f);
+  h = Math.imul(h ^ q[6]!, 0x165667b1);
+  h = Math.imul(h ^ q[Q.ifId]!, 0x9e3779b1);
+  h = Math.imul(h ^ q[Q.mark]!, 0x85ebca77);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -39,7 +48,8 @@ export function hashQuery(q: Uint32Array): number {
 
 export class FlowCache {
   readonly slots: number;
-  private readonly table: Uint32Array;
+  private readonly tags: Uint32Array;
+  private readonly keys: Uint32Array;
   private readonly setMask: number;
   private generation = 1;
   private victim = 0;
@@ -49,7 +59,8 @@ export class FlowCache {
     let size = WAYS;
     while (size < slots) size *= 2;
     this.slots = size;
-    this.table = new Uint32Array(size * SLOT_WORDS);
+    this.tags = new Uint32Array(size * 2);
+    this.keys = new Uint32Array(size * SLOT_WORDS);
     this.setMask = size / WAYS - 1;
   }
 
@@ -61,7 +72,7 @@ export class FlowCache {
   invalidate(): void {
     this.generation = (this.generation + 1) >>> 0;
     if (this.generation === 0) {
-      this.table.fill(0);
+      this.tags.fill(0);
       this.generation = 1;
     }
   }
@@ -73,25 +84,28 @@ export class FlowCache {
 
   /** get() as if the cache were at `generation`; tests use it to show what a stale slot would say. */
   getIn(q: Uint32Array, hash: number, generation: number): number {
-    const t = this.table;
-    let slot = (hash & this.setMask) * WAYS * SLOT_WORDS;
-    for (let way = 0; way < WAYS; way++, slot += SLOT_WORDS) {
+    const tags = this.tags;
+    const first = (hash & this.setMask) * WAYS;
+    for (let way = 0; way < WAYS; way++) {
+      const slot = first + way;
+      if (tags[slot * 2] !== generation || tags[slot * 2 + 1] !== hash) continue;
+      const k = this.keys;
+      const o = slot * SLOT_WORDS;
       if (
-        t[slot] === generation &&
-        t[slot + 1] === q[0] &&
-        t[slot + 2] === q[1] &&
-        t[slot + 3] === q[2] &&
-        t[slot + 4] === q[3] &&
-        t[slot + 5] === q[4] &&
-        t[slot + 6] === q[5] &&
-        t[slot + 7] === q[6] &&
-        t[slot + 8] === q[7] &&
-        t[slot + 9] === q[Q.ifId] &&
-        t[slot + 10] === q[Q.mark] &&
-        t[slot + 11] === q[Q.ports] &&
-        t[slot + 12] === q[Q.meta]
+        k[o] === q[3] &&
+        k[o + 1] === q[7] &&
+        k[o + 2] === q[Q.ports] &&
+        k[o + 3] === q[Q.meta] &&
+        k[o + 4] === q[0] &&
+        k[o + 5] === q[1] &&
+        k[o + 6] === q[2] &&
+        k[o + 7] === q[4] &&
+        k[o + 8] === q[5] &&
+        k[o + 9] === q[6] &&
+        k[o + 10] === q[Q.ifId] &&
+        k[o + 11] === q[Q.mark]
       ) {
-        return t[slot + RESULT]! - 1;
+        return k[o + RESULT]! - 1;
       }
     }
     return CACHE_MISS;
@@ -99,21 +113,24 @@ export class FlowCache {
 
   /** Caches `result` (an entry index, or -1 for no match) for the query. */
   put(q: Uint32Array, hash: number, result: number): void {
-    const t = this.table;
-    const base = (hash & this.setMask) * WAYS * SLOT_WORDS;
+    const tags = this.tags;
+    const first = (hash & this.setMask) * WAYS;
     let slot = -1;
     for (let way = 0; way < WAYS; way++) {
-      if (t[base + way * SLOT_WORDS] !== this.generation) {
-        slot = base + way * SLOT_WORDS;
+      if (tags[(first + way) * 2] !== this.generation) {
+        slot = first + way;
         break;
       }
     }
     if (slot < 0) {
-      slot = base + this.victim * SLOT_WORDS;
+      slot = first + this.victim;
       this.victim = (this.victim + 1) & (WAYS - 1);
     }
-    t[slot] = this.generation;
-    for (let i = 0; i < KEY_WORDS; i++) t[slot + 1 + i] = q[KEY_QUERY[i]!]!;
-    t[slot + RESULT] = result + 1;
+    tags[slot * 2] = this.generation;
+    tags[slot * 2 + 1] = hash;
+    const k = this.keys;
+    const o = slot * SLOT_WORDS;
+    for (let i = 0; i < KEY_WORDS; i++) k[o + i] = q[KEY_QUERY[i]!]!;
+    k[o + RESULT] = result + 1;
   }
 }

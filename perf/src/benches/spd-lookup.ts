@@ -39,7 +39,8 @@ of the ordered policies (sizes up to --naive-max).
   --stream N        distinct flows in the miss stream (default 262144)
   --cache N         flow cache slots (default 65536)
   --naive-max N     largest size given the naive scan (default 10000)
-  --ms N            measuring time per trial in ms (default 300; 3 trials, best kept)
+  --ms N            measuring time per trial in ms (default 300)
+  --trials N        trials per figure, the best kept (default 3; more on a busy machine)
   --catch-all       end each direction with a discard-everything policy (decorrelation then fragments
                     it into the complement of everything before it: many more entries)
   --leaf N          entries per lookup-tree leaf before it is split (default: the library's, 4)
@@ -54,6 +55,7 @@ const { values } = parseArgs({
     cache: { type: 'string', default: '65536' },
     'naive-max': { type: 'string', default: '10000' },
     ms: { type: 'string', default: '300' },
+    trials: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
     leaf: { type: 'string' },
     'catch-all': { type: 'boolean', default: false },
@@ -70,9 +72,17 @@ const streamFlows = Number(values.stream);
 const cacheSlots = Number(values.cache);
 const naiveMax = Number(values['naive-max']);
 const minMs = Number(values.ms);
+const trials = Number(values.trials);
 if (
   sizes.some((n) => !Number.isInteger(n) || n < 1) ||
-  !(hitFlows >= 1 && streamFlows >= 1 && cacheSlots >= 4 && minMs > 0)
+  !(
+    hitFlows >= 1 &&
+    streamFlows >= 1 &&
+    cacheSlots >= 4 &&
+    minMs > 0 &&
+    Number.isInteger(trials) &&
+    trials >= 1
+  )
 ) {
   process.stderr.write(usage);
   process.exit(2);
@@ -377,10 +387,12 @@ for (const n of sizes) {
   const hot = generateFlows(hitFlows, outbound);
   const stream = generateFlows(streamFlows, outbound);
 
-  const bare = measureRate(bareRound(hot), ROUND, { minMs });
+  const bare = measureRate(bareRound(hot), ROUND, { minMs, trials });
   const naivePerRound = n <= 100 ? ROUND : 16;
   const naive =
-    n <= naiveMax ? measureRate(naiveRound(snapshot, hot, naivePerRound), naivePerRound, { minMs }) : null;
+    n <= naiveMax
+      ? measureRate(naiveRound(snapshot, hot, naivePerRound), naivePerRound, { minMs, trials })
+      : null;
 
   for (let i = 0; i < hot.count; i++) {
     load(hot, i);
@@ -388,15 +400,15 @@ for (const n of sizes) {
   }
   classifier.hits = 0;
   classifier.misses = 0;
-  const hit = measureRate(hitRound(classifier, hot), ROUND, { minMs });
+  const hit = measureRate(hitRound(classifier, hot), ROUND, { minMs, trials });
   const hitShare = classifier.hits / (classifier.hits + classifier.misses);
 
   classifier.hits = 0;
   classifier.misses = 0;
-  const miss = measureRate(hitRound(classifier, stream), ROUND, { minMs });
+  const miss = measureRate(hitRound(classifier, stream), ROUND, { minMs, trials });
   const missHitShare = classifier.hits / (classifier.hits + classifier.misses);
 
-  const tree = measureRate(uncachedRound(classifier, stream), ROUND, { minMs });
+  const tree = measureRate(uncachedRound(classifier, stream), ROUND, { minMs, trials });
 
   const vsBare = (r: number) => `${(r / bare.perSecond).toFixed(2)}x`;
   const vsNaive = (r: number) => (naive ? `${(r / naive.perSecond).toFixed(1)}x` : 'n/a');
