@@ -118,6 +118,24 @@ describe('policy schema and validation', () => {
     );
   });
 
+  test('a whole configuration yields policies, defaults and ACQUIRE settings over their defaults', () => {
+    const result = validateSpdConfig({
+      defaults: { fwd: 'drop' },
+      acquire: { timeoutMs: 5000 },
+      policies: [base],
+    });
+    assert.equal(result.ok, true);
+    if (!result.ok) return;
+    assert.deepEqual(result.value.defaults, { in: 'allow', out: 'allow', fwd: 'drop' });
+    assert.deepEqual(result.value.acquire, { timeoutMs: 5000, onMiss: 'hold', holdLimit: 100 });
+    assert.deepEqual(
+      result.value.policies.map((p) => p.id),
+      ['policy-1'],
+    );
+    const bad = validateSpdConfig({ acquire: { onMiss: 'queue' }, policies: [] });
+    assert.deepEqual(bad.ok ? [] : bad.errors.map((e) => e.path), ['/acquire/onMiss']);
+  });
+
   test('SpdError carries the code, the HTTP status and every field path', () => {
     try {
       parsePolicyConfig({ ...base, local: 'x', remote: 'y' });

@@ -1,3 +1,4 @@
+import { type AcquireSettings, DEFAULT_ACQUIRE_SETTINGS } from './acquire.ts';
 import { type Prefix, parsePrefix } from './address.ts';
 import { type FieldError, SpdError, SpdErrorCode } from './errors.ts';
 import {
@@ -168,6 +169,8 @@ export function validateDefaultActions(input: unknown, basePath = ''): Validated
 export interface ValidSpdConfig {
   readonly defaults: DefaultActions;
   readonly policies: readonly Policy[];
+  /** For the control plane's AcquireTable: the configured values over the defaults. */
+  readonly acquire: AcquireSettings;
   readonly config: SpdConfig;
 }
 
@@ -199,7 +202,8 @@ export function validateSpdConfig(input: unknown): Validated<ValidSpdConfig> {
   const defaults = validateDefaultActions(config.defaults ?? {}, '/defaults');
   if (!defaults.ok) errors.push(...defaults.errors);
   if (errors.length > 0 || !defaults.ok) return { ok: false, errors };
-  return { ok: true, value: { defaults: defaults.value, policies, config } };
+  const acquire: AcquireSettings = { ...DEFAULT_ACQUIRE_SETTINGS, ...config.acquire };
+  return { ok: true, value: { defaults: defaults.value, policies, acquire, config } };
 }
 
 /** validatePolicyConfig that throws an SpdError (code invalid) naming the fields. */
