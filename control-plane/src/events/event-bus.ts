@@ -7,7 +7,8 @@ export type EventListener = (event: EspressoEvent) => void;
  * and stays in a bounded history so a client that reconnects with Last-Event-ID misses nothing recent.
  */
 export class EventBus {
-  readonly #history: EspressoEvent[] = [];
+  /** A ring of the last `historySize` events; `#nextId - 1` is the newest, at `(#nextId - 1) % size`. */
+  readonly #history: (EspressoEvent | undefined)[];
   readonly #historySize: number;
   readonly #listeners = new Set<EventListener>();
   readonly #clock: () => number;
@@ -15,6 +16,7 @@ export class EventBus {
 
   constructor(options: { historySize?: number; clock?: () => number } = {}) {
     this.#historySize = options.historySize ?? 1024;
+    this.#history = new Array(this.#historySize);
     this.#clock = options.clock ?? Date.now;
   }
 
@@ -25,8 +27,7 @@ export class EventBus {
       type,
       data,
     };
-    this.#history.push(event);
-    if (this.#history.length > this.#historySize) this.#history.shift();
+    this.#history[event.id % this.#historySize] = event;
     for (const listener of this.#listeners) {
       try {
         listener(event);
@@ -40,9 +41,7 @@ export class EventBus {
 
   /** Events after `afterId` still in the history, then every new one. Returns the unsubscribe function. */
   subscribe(listener: EventListener, afterId?: number): () => void {
-    if (afterId !== undefined) {
-      for (const event of this.#history) if (event.id > afterId) listener(event);
-    }
+    if (afterId !== undefined) for (const event of this.recent()) if (event.id > afterId) listener(event);
     this.#listeners.add(listener);
     return () => {
       this.#listeners.delete(listener);
@@ -57,7 +56,15 @@ export class EventBus {
     return this.#listeners.size;
   }
 
+  /** The newest `limit` events still held, oldest first. */
   recent(limit = this.#historySize): EspressoEvent[] {
-    return this.#history.slice(-limit);
+    const out: EspressoEvent[] = [];
+    const newest = this.#nextId - 1;
+    const oldest = Math.max(1, newest - Math.min(limit, this.#historySize) + 1);
+    for (let id = oldest; id <= newest; id++) {
+      const event = this.#history[id % this.#historySize];
+      if (event !== undefined) out.push(event);
+    }
+    return out;
   }
 }

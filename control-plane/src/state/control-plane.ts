@@ -35,7 +35,13 @@ import { RetiredCounters, seriesKey } from './series.ts';
 
 export type ControlPlaneDatapath = Datapath<StoredSaConfig, SpdSnapshot>;
 export type GroupSelectors = Readonly<Record<string, unknown>>;
-export type SaDeleteReason = 'api' | 'domain' | 'config' | 'hard-expire' | 'sequence-overflow';
+export type SaDeleteReason =
+  | 'api'
+  | 'domain'
+  | 'config'
+  | 'batch-undone'
+  | 'hard-expire'
+  | 'sequence-overflow';
 
 export interface ControlPlaneOptions {
   readonly datapath: ControlPlaneDatapath;
@@ -129,6 +135,39 @@ export class ControlPlane {
         if (this.sad.get(input.name)?.keys !== input.keys) zeroKeys(input);
         throw refusal(error);
       }
+    });
+  }
+
+  /**
+   * Adds several SAs, all or none: each is checked first (errors name /sas/<index>), then installed in
+   * order; if one is refused, those installed before it are removed again.
+   */
+  createSas(bodies: readonly SaCreate[]): Promise<SaRecord<StoredSaConfig>[]> {
+    const inputs: ReturnType<typeof prepareSa>[] = [];
+    try {
+      bodies.forEach((body, i) => {
+        inputs.push(prepareSa(body, `/sas/${i}`));
+      });
+    } catch (error) {
+      for (const input of inputs) zeroKeys(input);
+      throw error;
+    }
+    return this.serial(async () => {
+      const installed: SaRecord<StoredSaConfig>[] = [];
+      for (const [i, input] of inputs.entries()) {
+        try {
+          installed.push(await this.installSa(input));
+        } catch (error) {
+          for (const sa of installed.reverse()) await this.removeSa(sa.name, 'batch-undone');
+          for (const rest of inputs.slice(i)) if (this.sad.get(rest.name)?.keys !== rest.keys) zeroKeys(rest);
+          throw refusal(error, `/sas/${i}`);
+        }
+      }
+      for (const [i, input] of inputs.entries()) {
+        const sa = installed[i];
+        if (input.acquire !== undefined && sa !== undefined) this.#completeAcquire(input.acquire, sa.name);
+      }
+      return installed;
     });
   }
 

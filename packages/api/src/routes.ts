@@ -18,6 +18,8 @@ import {
 import {
   DeletedSas,
   DomainParams,
+  SaBatchCreate,
+  SaBatchInstalled,
   SaCreate,
   SaList,
   SaNameParams,
@@ -129,8 +131,20 @@ export const routes = {
     scope: 'write',
     tag: 'sas',
     summary: 'add an SA (answers once the datapath acknowledged it)',
+    description:
+      'Answers the SA as GET /v1/sas/{name} shows it; with `Prefer: return=minimal` (RFC 7240) only its name, SPI, state and key fingerprint.',
     body: SaCreate,
     responses: { 201: ok('the SA', SaView), 400: badRequest, 409: conflict, 422: unprocessable },
+  }),
+  createSaBatch: defineRoute({
+    operationId: 'createSaBatch',
+    method: 'POST',
+    path: '/v1/sas/batch',
+    scope: 'write',
+    tag: 'sas',
+    summary: 'add several SAs at once: all are installed, or none (errors name /sas/<index>/...)',
+    body: SaBatchCreate,
+    responses: { 201: ok('the SAs', SaBatchInstalled), 400: badRequest, 409: conflict, 422: unprocessable },
   }),
   getSa: defineRoute({
     operationId: 'getSa',

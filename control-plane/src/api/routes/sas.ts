@@ -1,9 +1,9 @@
-import { routes, type SaCreate, type SaUpdate } from '@espresso/api';
+import { routes, type SaBatchCreate, type SaCreate, type SaUpdate } from '@espresso/api';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../errors.ts';
 import type { ControlPlane } from '../../state/control-plane.ts';
 import { register } from '../register.ts';
-import { saView } from '../views/sa-view.ts';
+import { installedView, saView } from '../views/sa-view.ts';
 
 export function registerSaRoutes(app: FastifyInstance, cp: ControlPlane): void {
   register(app, routes.listSas, ({ query }) => {
@@ -11,9 +11,19 @@ export function registerSaRoutes(app: FastifyInstance, cp: ControlPlane): void {
     return { body: { sas: cp.sad.list(filter).map((sa) => saView(cp, sa)) } };
   });
 
-  register(app, routes.createSa, async ({ body }) => {
+  register(app, routes.createSa, async ({ body, request, reply }) => {
     const sa = await cp.createSa(body as SaCreate);
+    reply.header('location', `/v1/sas/${encodeURIComponent(sa.name)}`);
+    if (/\breturn=minimal\b/.test(String(request.headers.prefer ?? ''))) {
+      reply.header('preference-applied', 'return=minimal');
+      return { status: 201, body: installedView(sa) };
+    }
     return { status: 201, body: saView(cp, sa) };
+  });
+
+  register(app, routes.createSaBatch, async ({ body }) => {
+    const sas = await cp.createSas((body as SaBatchCreate).sas);
+    return { status: 201, body: { sas: sas.map(installedView) } };
   });
 
   register(app, routes.getSa, ({ params }) => {

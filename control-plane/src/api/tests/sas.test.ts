@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { routes } from '@espresso/api';
 import { DropReason } from '@espresso/counters';
+import { request } from 'undici';
 import { freshKey, gcmSa, type Harness, startHarness } from '../../testing/api-harness.ts';
 import { refused } from './assertions.ts';
 
@@ -193,4 +194,68 @@ test('counters and replay state show what the datapath accounted', async () => {
   assert.equal(sa.counters?.drops, 3);
   assert.deepEqual(sa.counters?.dropsByReason, { replay: 3 });
   assert.deepEqual(sa.counters?.replay, { window: 1024, top: '10', received: 10 });
+});
+
+test('Prefer: return=minimal answers the name, SPI, state and fingerprint, with a Location', async () => {
+  const answer = await request(`${h.url}/v1/sas`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', prefer: 'return=minimal' },
+    body: JSON.stringify(gcmSa({ name: 'minimal', spi: 0x9101 })),
+  });
+  assert.equal(answer.statusCode, 201);
+  assert.equal(answer.headers.location, '/v1/sas/minimal');
+  assert.equal(answer.headers['preference-applied'], 'return=minimal');
+  const body = (await answer.body.json()) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(body).sort(), [
+    'direction',
+    'keyFingerprint',
+    'name',
+    'spi',
+    'spiHex',
+    'state',
+  ]);
+});
+
+test('a batch installs all its SAs, or none of them with the failing index in the path', async () => {
+  const ok = await h.client.call(routes.createSaBatch, {
+    body: {
+      sas: [
+        gcmSa({ name: 'pair-in', spi: 0x9201 }),
+        gcmSa({ name: 'pair-out', spi: 0x9201, direction: 'out' }),
+      ],
+    },
+  });
+  assert.deepEqual(
+    ok.sas.map((s) => [s.name, s.state]),
+    [
+      ['pair-in', 'mature'],
+      ['pair-out', 'mature'],
+    ],
+  );
+  const before = h.cp.sad.size;
+  await assert.rejects(
+    h.client.raw('POST', '/v1/sas/batch', {
+      sas: [
+        gcmSa({ name: 'b-1', spi: 0x9301 }),
+        gcmSa({ name: 'b-2', spi: 0x9302 }),
+        gcmSa({ name: 'b-3', spi: 0x9201 }),
+      ],
+    }),
+    refused(409, '/sas/2/spi'),
+  );
+  assert.equal(h.cp.sad.size, before);
+  assert.equal(h.cp.sad.get('b-1'), undefined);
+  assert.equal(h.datapath.saCounters('b-1'), undefined);
+  await assert.rejects(
+    h.client.raw('POST', '/v1/sas/batch', { sas: [gcmSa({ name: 'b-4', spi: 0x9304, ttl: 0 })] }),
+    refused(400, '/sas/0/ttl'),
+  );
+  await assert.rejects(
+    h.client.raw('POST', '/v1/sas/batch', {
+      sas: [gcmSa({ name: 'b-5', spi: 0x9305 }), gcmSa({ name: 'b-6', spi: 0x9306, remote: '2001:db8::1' })],
+    }),
+    refused(422, '/sas/1/remote'),
+  );
+  assert.equal(h.cp.sad.get('b-5'), undefined);
+  await assert.rejects(h.client.raw('POST', '/v1/sas/batch', { sas: [] }), refused(400, '/sas'));
 });

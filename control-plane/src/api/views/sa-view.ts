@@ -1,4 +1,4 @@
-import type { SaView } from '@espresso/api';
+import type { SaInstalled, SaView } from '@espresso/api';
 import { dropReasonName } from '@espresso/counters';
 import { defaultHardPacketLimit } from '@espresso/esp';
 import {
@@ -55,6 +55,17 @@ function effectiveHard(config: StoredSaConfig, hard: LifetimeLimits): LifetimeLi
   if (hard.packets !== undefined) return hard;
   const limit = defaultHardPacketLimit(icvBytesOf(config));
   return Number.isFinite(limit) ? { ...hard, packets: limit } : hard;
+}
+
+export function installedView(sa: SaRecord<StoredSaConfig>): SaInstalled {
+  return {
+    name: sa.name,
+    spi: sa.identity.spi,
+    spiHex: spiHex(sa.identity.spi),
+    direction: sa.identity.direction,
+    state: sa.state,
+    keyFingerprint: sa.fingerprint,
+  };
 }
 
 export function saView(cp: ControlPlane, sa: SaRecord<StoredSaConfig>): SaView {

@@ -1,28 +1,30 @@
-import { ConfigDocument } from '@espresso/api';
 import { FileHighWaterMarks } from '@espresso/sad';
-import { Compile } from 'typebox/compile';
 import { loadTokens } from '../../api/auth.ts';
 import { defaultListen, isLoopback, parseListenAddress } from '../../api/listen-address.ts';
 import { createApiServer } from '../../api/server.ts';
-import { validationError } from '../../api/validator.ts';
+import { readConfigFile } from '../../config/config-file.ts';
+import { ConfigFileError } from '../../config/config-issue.ts';
 import { InProcessDatapath } from '../../datapath/in-process-datapath.ts';
 import { ApiError } from '../../errors.ts';
 import { applyConfig } from '../../state/config-apply.ts';
 import { ControlPlane } from '../../state/control-plane.ts';
 import { type Command, type CommandIo, stringOption, UsageError } from '../command.ts';
-import { integerArgument, readJson } from '../support/input.ts';
+import { integerArgument } from '../support/input.ts';
 import { espressoVersion } from '../version.ts';
 
-const configChecker = Compile(ConfigDocument);
-
-/** Applies a configuration file at start, printing every field at fault on failure. */
+/**
+ * Applies a configuration file (the published configuration format) at start, printing every field at
+ * fault, one per line, when it is refused.
+ */
 async function applyStartConfig(cp: ControlPlane, path: string, io: CommandIo): Promise<boolean> {
-  const doc = readJson(path);
   try {
-    if (!configChecker.Check(doc)) throw validationError('body', configChecker.Errors(doc));
-    await applyConfig(cp, doc as ConfigDocument);
+    await applyConfig(cp, await readConfigFile(path));
     return true;
   } catch (error) {
+    if (error instanceof ConfigFileError) {
+      for (const line of error.lines()) io.err(`espresso: ${line}\n`);
+      return false;
+    }
     if (!(error instanceof ApiError)) throw error;
     const issues = error.issues.length === 0 ? [{ path: '', message: error.message }] : error.issues;
     for (const issue of issues) io.err(`espresso: ${path}: ${issue.path || '/'}: ${issue.message}\n`);

@@ -164,6 +164,32 @@ export const SaQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** What POST /v1/sas/batch, and POST /v1/sas with `Prefer: return=minimal`, answer per SA. */
+export const SaInstalled = Type.Object(
+  {
+    name: Name,
+    spi: Type.Integer(),
+    spiHex: Type.String({ pattern: '^0x[0-9a-f]{8}$' }),
+    direction: Type.Union([Type.Literal('in'), Type.Literal('out')]),
+    state: SaState,
+    keyFingerprint: Fingerprint,
+  },
+  { additionalProperties: false },
+);
+export type SaInstalled = Static<typeof SaInstalled>;
+
+/** POST /v1/sas/batch: several SAs (a child SA's pair, a rekey's set) installed all or none. */
+export const SaBatchCreate = Type.Object(
+  { sas: Type.Array(SaCreate, { minItems: 1, maxItems: 4096 }) },
+  { additionalProperties: false },
+);
+export type SaBatchCreate = Static<typeof SaBatchCreate>;
+
+export const SaBatchInstalled = Type.Object(
+  { sas: Type.Array(SaInstalled) },
+  { additionalProperties: false },
+);
+
 export const SaNameParams = Type.Object({ name: Name }, { additionalProperties: false });
 export const DomainParams = Type.Object({ domain: DomainId }, { additionalProperties: false });
 

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EventBus } from './event-bus.ts';
+
+test('history keeps the newest events in order and replays those after an id', () => {
+  const bus = new EventBus({ historySize: 4, clock: () => 0 });
+  for (let i = 1; i <= 6; i++) bus.publish('sa-added', { i });
+  assert.deepEqual(
+    bus.recent().map((e) => e.id),
+    [3, 4, 5, 6],
+  );
+  assert.deepEqual(
+    bus.recent(2).map((e) => e.data.i),
+    [5, 6],
+  );
+  const replayed: number[] = [];
+  const stop = bus.subscribe((e) => replayed.push(e.id), 4);
+  bus.publish('sa-deleted', {});
+  stop();
+  bus.publish('sa-deleted', {});
+  assert.deepEqual(replayed, [5, 6, 7]);
+  assert.equal(bus.lastId, 8);
+});
+
+test('a subscriber that throws is dropped; the others still get the event', () => {
+  const bus = new EventBus();
+  const got: number[] = [];
+  bus.subscribe(() => {
+    throw new Error('closed socket');
+  });
+  bus.subscribe((e) => got.push(e.id));
+  bus.publish('acquire', {});
+  bus.publish('acquire', {});
+  assert.deepEqual(got, [1, 2]);
+  assert.equal(bus.subscribers, 1);
+});
