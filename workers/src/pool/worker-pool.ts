@@ -97,12 +97,15 @@ export class WorkerPool {
   private probeIds = 0;
   private closing = false;
   private pumpTimer: NodeJS.Timeout | null = null;
+  private spares: Promise<void> = Promise.resolve();
 
   /** Starts the pool and waits until every worker is ready. */
   static async start(options: WorkerPoolOptions = {}): Promise<WorkerPool> {
     const pool = new WorkerPool(resolvePoolOptions(options));
     try {
-      await Promise.all(pool.handles.map((h) => h.ready));
+      // piscina counts its first threads as ready before they have loaded the worker module; a spare
+      // must have, or the first replacement waits for the load.
+      await Promise.all([...pool.handles.map((h) => h.ready), pool.warmSpares()]);
     } catch (error) {
       await pool.close();
       throw error;
@@ -322,6 +325,14 @@ export class WorkerPool {
     return this.handles[worker]!.ready;
   }
 
+  /**
+   * Resolves once the spare threads have loaded the worker module, so the next replacement starts at
+   * once (piscina replaces a dead thread with a cold one, which takes a while to load).
+   */
+  whenSpareReady(): Promise<void> {
+    return this.spares;
+  }
+
   /** Restarts of worker `w` so far. */
   restarts(worker: number): number {
     return this.handles[worker]!.restarts;
@@ -394,6 +405,18 @@ export class WorkerPool {
   }
 
   // Worker lifecycle
+
+  /** Runs a no-op task on each spare thread, which waits for it to have loaded the worker module. */
+  private warmSpares(): Promise<void> {
+    const runs = Array.from({ length: this.options.spareThreads }, () =>
+      this.piscina.run(null, { name: 'warmUp' }),
+    );
+    this.spares = Promise.all(runs).then(
+      () => {},
+      () => {},
+    );
+    return this.spares;
+  }
 
   private startWorker(handle: WorkerHandle): void {
     const k = handle.index;
@@ -522,6 +545,7 @@ export class WorkerPool {
     }
     handle.restarts++;
     this.startWorker(handle);
+    this.warmSpares();
     this.emit({ type: 'worker-restart', worker: k, reason });
   }
 

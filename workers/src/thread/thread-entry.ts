@@ -85,3 +85,8 @@ export default function runWorker(task: WorkerTask): WorkerExit {
   }
   return { worker: boot.worker, epoch: boot.epoch, reason };
 }
+
+/** A no-op task: running it proves the thread has loaded this module (a warm spare). */
+export function warmUp(): boolean {
+  return true;
+}
