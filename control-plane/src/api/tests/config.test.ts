@@ -107,6 +107,9 @@ test('validate says what would change and changes nothing', async () => {
   assert.equal(result.changes.sas.added.length, 4);
   assert.equal((await h.client.call(routes.listSas, {})).sas.length, 0);
   assert.equal((await h.client.call(routes.listPolicies, {})).policies?.length, 0);
+  const bad = doc();
+  bad.saGroups = [...(bad.saGroups ?? []), { name: 'per-cpu', resource: 'dscp' }];
+  await assert.rejects(h.client.raw('POST', '/v1/config/validate', bad), refused(422, '/saGroups/1/name'));
 });
 
 test('a bad document is refused with every wrong field, and nothing of it applies', async () => {

@@ -123,6 +123,7 @@ test('policy failures: duplicate id 409, bad prefix 422 with its path, shape 400
     }),
     refused(422, '/id'),
   );
+  await assert.rejects(h.client.raw('GET', '/v1/policies?view=flat'), refused(400, '/view'));
   await h.client.call(routes.deletePolicy, { params: { id: 'dup' } });
 });
 

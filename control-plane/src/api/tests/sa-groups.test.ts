@@ -93,6 +93,7 @@ test('group CRUD failures: duplicate, unknown, delete with members, bad kind', a
     refused(409, '/resource'),
   );
   await assert.rejects(h.client.raw('PUT', '/v1/sa-groups/none', { resource: 'dscp' }), refused(404));
+  await assert.rejects(h.client.raw('DELETE', '/v1/sa-groups/none'), refused(404));
 });
 
 test('a group is replaced, listed and deleted once empty', async () => {

@@ -28,6 +28,8 @@ test('an SA is added, shown without its key, listed and deleted', async () => {
   assert.ok(list.sas.some((s) => s.name === 'net-in'));
   await h.client.call(routes.deleteSa, { params: { name: 'net-in' } });
   await assert.rejects(h.client.call(routes.getSa, { params: { name: 'net-in' } }), refused(404));
+  await assert.rejects(h.client.raw('DELETE', '/v1/sas/net-in'), refused(404));
+  await assert.rejects(h.client.raw('GET', '/v1/sas/bad%20name'), refused(400, '/name'));
 });
 
 test('a name is made from direction and SPI when none is given', async () => {

@@ -30,8 +30,15 @@ const Reqid = Type.Integer({
   description: 'ties the SAs of one child SA (both directions, and its rekeys) together, as in XFRM',
 });
 
-/** What the control plane adds to the ESP package's SA configuration. */
+const markMeaning = {
+  mark: 'inbound SAs: the mark set on packets after decryption, so routing and filters can tell them apart',
+  outputMark: "the mark set on the ESP packets this SA sends (Linux's output mark), to route them",
+};
+
+/** What the control plane adds to the ESP package's SA configuration, and what it says marks mean. */
 const sadFields = {
+  mark: Type.Optional({ ...MarkSchema, description: markMeaning.mark }),
+  outputMark: Type.Optional({ ...MarkSchema, description: markMeaning.outputMark }),
   name: Type.Optional({ ...Name, description: 'unique; defaults to <direction>-<spi as 8 hex digits>' }),
   reqid: Type.Optional(Reqid),
   binding: Type.Optional(SaBinding),
@@ -60,8 +67,12 @@ export const SaUpdate = Type.Object(
     encap: Type.Optional(
       Type.Union([Encap, Type.Null()], { description: 'new UDP encapsulation ports; null turns it off' }),
     ),
-    mark: Type.Optional(Type.Union([MarkSchema, Type.Null()])),
-    outputMark: Type.Optional(Type.Union([MarkSchema, Type.Null()])),
+    mark: Type.Optional(
+      Type.Union([MarkSchema, Type.Null()], { description: `${markMeaning.mark}; null removes it` }),
+    ),
+    outputMark: Type.Optional(
+      Type.Union([MarkSchema, Type.Null()], { description: `${markMeaning.outputMark}; null removes it` }),
+    ),
     lifetime: Type.Optional(
       Type.Object(
         { soft: Type.Optional(LifetimeLimitsSchema), hard: Type.Optional(LifetimeLimitsSchema) },
