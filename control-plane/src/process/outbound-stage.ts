@@ -24,9 +24,14 @@ export class OutboundStage {
   private readonly esp: EspOutbound;
   private readonly key = createFlowKey();
   private grouped: PacketVector;
-  /** Per vector index: the SA id chosen, or -1 (bypass or dropped). */
-  private readonly saOf: Int32Array;
-  /** Per SA id: packets of the batch, then where its group starts in `grouped`. */
+  /** Per vector index: the group (SA) of the batch it goes to, or -1 (bypass or dropped). */
+  private readonly groupOf: Int32Array;
+  /** Per SA id: the batch that last used it (epoch) and its group there. */
+  private readonly saEpoch: Float64Array;
+  private readonly saGroup: Uint32Array;
+  private epoch = 0;
+  /** Per group of the batch: its SA id, its packets, then where it starts in `grouped`. */
+  private readonly groupSa: Uint32Array;
   private readonly groupCount: Uint32Array;
   private readonly groupNext: Uint32Array;
   /** Grouped entry j came from vector index index[j]. */
@@ -36,9 +41,12 @@ export class OutboundStage {
     this.dp = datapath;
     this.esp = new EspOutbound({ capacity });
     this.grouped = createPacketVector(new Uint8Array(0), capacity);
-    this.saOf = new Int32Array(capacity);
-    this.groupCount = new Uint32Array(datapath.sas.length);
-    this.groupNext = new Uint32Array(datapath.sas.length);
+    this.groupOf = new Int32Array(capacity);
+    this.saEpoch = new Float64Array(datapath.sas.length);
+    this.saGroup = new Uint32Array(datapath.sas.length);
+    this.groupSa = new Uint32Array(capacity);
+    this.groupCount = new Uint32Array(capacity);
+    this.groupNext = new Uint32Array(capacity);
     this.index = new Uint32Array(capacity);
   }
 
@@ -56,10 +64,12 @@ export class OutboundStage {
     const n = v.count;
     if (this.grouped.buffer !== buf) this.grouped = createPacketVector(buf, this.grouped.capacity);
     const groupCount = this.groupCount;
-    groupCount.fill(0);
+    // Epochs start at 1: a fresh saEpoch (0) never matches.
+    const epoch = ++this.epoch;
+    let groups = 0;
 
     for (let i = 0; i < n; i++) {
-      this.saOf[i] = -1;
+      this.groupOf[i] = -1;
       counters[ProcessCounter.packetsIn]! += 1;
       counters[ProcessCounter.bytesIn]! += v.length[i]!;
       if (v.verdict[i] !== VERDICT_FORWARD) continue;
@@ -77,8 +87,17 @@ export class OutboundStage {
           if (sa === null) {
             v.verdict[i] = DropReason.noOutboundState;
           } else {
-            this.saOf[i] = sa.id;
-            groupCount[sa.id]!++;
+            const id = sa.id;
+            if (this.saEpoch[id] !== epoch) {
+              this.saEpoch[id] = epoch;
+              this.saGroup[id] = groups;
+              this.groupSa[groups] = id;
+              groupCount[groups] = 0;
+              groups++;
+            }
+            const group = this.saGroup[id]!;
+            this.groupOf[i] = group;
+            groupCount[group]!++;
           }
           break;
         }
@@ -95,17 +114,16 @@ export class OutboundStage {
     }
 
     // Counting sort by SA into `grouped`, which views the same buffer: descriptors move, bytes do not.
-    const sas = this.dp.sas;
     let k = 0;
-    for (let s = 0; s < sas.length; s++) {
-      this.groupNext[s] = k;
-      k += groupCount[s]!;
+    for (let group = 0; group < groups; group++) {
+      this.groupNext[group] = k;
+      k += groupCount[group]!;
     }
     const g = this.grouped;
     for (let i = 0; i < n; i++) {
-      const s = this.saOf[i]!;
-      if (s < 0) continue;
-      const j = this.groupNext[s]!++;
+      const group = this.groupOf[i]!;
+      if (group < 0) continue;
+      const j = this.groupNext[group]!++;
       g.offset[j] = v.offset[i]!;
       g.length[j] = v.length[i]!;
       g.start[j] = v.start[i]!;
@@ -115,11 +133,11 @@ export class OutboundStage {
       this.index[j] = i;
     }
     g.count = k;
+    const sas = dp.sas;
     let start = 0;
-    for (let s = 0; s < sas.length; s++) {
-      const count = groupCount[s]!;
-      if (count === 0) continue;
-      this.esp.encapsulate(sas[s]!, g, start, start + count, now);
+    for (let group = 0; group < groups; group++) {
+      const count = groupCount[group]!;
+      this.esp.encapsulate(sas[this.groupSa[group]!]!, g, start, start + count, now);
       start += count;
     }
     for (let j = 0; j < k; j++) {

@@ -121,13 +121,17 @@ async function run(
     if (batch.count === 0) return;
     const v = batch.vector;
     stage.process(v, seconds[0]! + nanoseconds[0]! / 1e9 - firstTime);
-    for (let i = 0; i < v.count; i++) {
-      if (v.verdict[i] !== VERDICT_FORWARD) continue;
-      packet.offset = v.offset[i]!;
-      packet.length = v.length[i]!;
-      packet.seconds = seconds[i]!;
-      packet.nanoseconds = nanoseconds[i]!;
-      await guardOutput(output, () => writer.write(packet));
+    try {
+      for (let i = 0; i < v.count; i++) {
+        if (v.verdict[i] !== VERDICT_FORWARD) continue;
+        packet.offset = v.offset[i]!;
+        packet.length = v.length[i]!;
+        packet.seconds = seconds[i]!;
+        packet.nanoseconds = nanoseconds[i]!;
+        await writer.write(packet);
+      }
+    } catch (error) {
+      throw outputError(output, error);
     }
     batch.clear();
   };
@@ -193,7 +197,7 @@ function openOutput(partial: string, output: string, format: CaptureFormat): Cap
   try {
     fd = openSync(partial, 'w');
   } catch (error) {
-    throw new CaptureOutputError(`${output}: cannot write the capture: ${systemReason(error)}`);
+    throw outputError(output, error);
   }
   const stream = createWriteStream(partial, { fd });
   return format === 'pcapng'
@@ -205,6 +209,10 @@ async function guardOutput<T>(output: string, task: () => Promise<T>): Promise<T
   try {
     return await task();
   } catch (error) {
-    throw new CaptureOutputError(`${output}: cannot write the capture: ${systemReason(error)}`);
+    throw outputError(output, error);
   }
+}
+
+function outputError(output: string, error: unknown): CaptureOutputError {
+  return new CaptureOutputError(`${output}: cannot write the capture: ${systemReason(error)}`);
 }
