@@ -91,6 +91,29 @@ describe('processCapture', () => {
     );
   });
 
+  it('takes the IP packet of any link type the reader locates (Linux SLL here) and writes raw IP', async () => {
+    const input = join(dir, 'sll.pcap');
+    const writer = new PcapWriter(input, { linkType: LinkType.linuxSll });
+    for (let i = 0; i < 3; i++) {
+      const ip = packet(i);
+      const frame = new Uint8Array(16 + ip.length);
+      frame[14] = 0x86; // protocol type: IPv6
+      frame[15] = 0xdd;
+      frame.set(ip, 16);
+      await writer.write({ bytes: frame, seconds: 1_700_000_000, nanoseconds: i });
+    }
+    await writer.close();
+    const output = join(dir, 'sll-esp.pcap');
+    const stats = await processCapture({ config: await config(undefined), from: 'inside', input, output });
+    assert.equal(stats.protected, 3);
+    const written = parseCapture(new Uint8Array(readFileSync(output)));
+    assert.equal(written.interfaces[0]?.linkType, LinkType.raw);
+    assert.deepEqual(
+      written.records.map((r) => r.data[6]),
+      [50, 50, 50],
+    );
+  });
+
   it('removes its partial output when the capture turns out corrupt, and keeps the keys out of the error', async () => {
     const input = join(dir, 'corrupt.pcap');
     const good = readFileSync(await capture('good.pcap', [0, 1, 2]));
