@@ -174,7 +174,7 @@ export class PlacementManager implements Datapath<StoredSaConfig, SpdSnapshot> {
         // The control plane re-installs SAs of a restarted worker: the instance is replaced in place.
         existing.config = message.config;
         existing.generation = message.generation;
-        const again = await this.software.addSa(this.#request(existing, 'software'));
+        const again = await this.software.reinstall(this.#request(existing, 'software'));
         if (!again.ok) throw new Error(describeError(again.error));
         return this.#ack(message.version);
       }
@@ -653,7 +653,7 @@ export class PlacementManager implements Datapath<StoredSaConfig, SpdSnapshot> {
       if (entry.shadow === null) continue;
       const state = this.#read(entry, entry.shadow);
       if (state !== null && state.worker !== worker) continue;
-      await this.software.addSa(this.#request(entry, 'software'));
+      await this.software.reinstall(this.#request(entry, 'software'));
     }
   }
 

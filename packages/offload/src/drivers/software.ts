@@ -80,6 +80,17 @@ export class SoftwareDriver implements OffloadDriver {
   }
 
   async addSa(request: OffloadSaRequest): Promise<OffloadResult<void>> {
+    if (this.#sas.has(request.name)) {
+      return this.#counters.count(refuse('exists', `SA '${request.name}' is on the ${this.device} datapath`));
+    }
+    return this.reinstall(request);
+  }
+
+  /**
+   * Installs an SA whether or not it is there: the datapath contract replaces an instance in place, as
+   * after a worker restart (its sequence state raised by the caller).
+   */
+  async reinstall(request: OffloadSaRequest): Promise<OffloadResult<void>> {
     const fit = checkCapabilities(this.#caps, request.config, 'software');
     if (!fit.ok) return this.#counters.count(fit);
     try {
