@@ -63,7 +63,14 @@ export function saPairFor(
           },
         }),
   };
-  const { offload: _o, domain: _d, lifetime: _l, ...peerClean } = peer;
+  const {
+    offload: _o,
+    domain: _d,
+    lifetime: _l,
+    initialSequence: _s,
+    initialReplay: _r,
+    ...peerClean
+  } = peer;
   return { ours, peer: peerClean };
 }
 
