@@ -30,15 +30,14 @@ const Reqid = Type.Integer({
   description: 'ties the SAs of one child SA (both directions, and its rekeys) together, as in XFRM',
 });
 
+/** What the control plane makes of the ESP configuration's marks (the ESP package keeps them for it). */
 const markMeaning = {
   mark: 'inbound SAs: the mark set on packets after decryption, so routing and filters can tell them apart',
   outputMark: "the mark set on the ESP packets this SA sends (Linux's output mark), to route them",
 };
 
-/** What the control plane adds to the ESP package's SA configuration, and what it says marks mean. */
+/** What the control plane adds to the ESP package's SA configuration. */
 const sadFields = {
-  mark: Type.Optional({ ...MarkSchema, description: markMeaning.mark }),
-  outputMark: Type.Optional({ ...MarkSchema, description: markMeaning.outputMark }),
   name: Type.Optional({ ...Name, description: 'unique; defaults to <direction>-<spi as 8 hex digits>' }),
   reqid: Type.Optional(Reqid),
   binding: Type.Optional(SaBinding),
