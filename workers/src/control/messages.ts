@@ -18,6 +18,8 @@ export interface SaPlacement {
   readonly resourceKind: GroupResourceKind | null;
   /** The worker index or DSCP class it serves; null for the group's fallback SA (and outside groups). */
   readonly resource: number | null;
+  /** Inbound ESP in UDP: the UDP port its packets arrive on (every worker must know it is ESP). */
+  readonly encapPort: number | null;
 }
 
 /** What only the owner of an SA instance receives: configuration and a copy of the keys. */
@@ -108,4 +110,6 @@ export interface WorkerBoot {
   /** Secrets of the SA instances this worker owns, by name, resume points already applied. */
   readonly secrets: readonly { readonly name: string; readonly secret: SaSecret }[];
   readonly spd: SpdTransfer | null;
+  /** The control version of the message that carried `spd` (0 for none): what per-policy counts follow. */
+  readonly spdMessage: number;
 }

@@ -1,9 +1,10 @@
 import { DropReason, dropReasonCount } from '@espresso/counters';
 import { DescriptorFlag, PacketPool, SpscRing } from '@espresso/ring';
 import type { DatapathStorage } from '../shared/datapath-storage.ts';
+import { readHandoffTarget } from '../shared/slot-headroom.ts';
 import { SpiSteeringTable } from '../shared/spi-steering-table.ts';
 import { PacketSteering } from '../steering/packet-steering.ts';
-import { HANDED_OFF, readHandoffTarget } from '../thread/handoff.ts';
+import { HANDED_OFF } from '../thread/handoff.ts';
 
 const SLOT_MASK = 0x00ff_ffff;
 const RELAY_BATCH = 256;

@@ -24,7 +24,15 @@ export interface PollSettings {
   readonly acquireIntervalMs: number;
   /** Flow cache slots of each worker's SPD classifier (0 disables it). */
   readonly flowCacheSlots: number;
+  /**
+   * `wall`: lifetimes follow the system clock. `stamped`: io writes each packet's time into its slot
+   * (seconds since the SAs were installed) and a batch takes the time of its first packet, as a
+   * capture replayed through the datapath needs.
+   */
+  readonly clock: ClockSource;
 }
+
+export type ClockSource = 'wall' | 'stamped';
 
 export interface WorkerPoolOptions {
   /** Datapath threads; default: the cores less one for io and the control plane, at least 1. */
@@ -53,6 +61,9 @@ export interface WorkerPoolOptions {
   readonly counterPublishBatches?: number;
   readonly acquireIntervalMs?: number;
   readonly flowCacheSlots?: number;
+  readonly clock?: ClockSource;
+  /** SPD policies counted per worker (packets and bytes per policy); default 1024. */
+  readonly maxPolicies?: number;
 }
 
 export interface ResolvedPoolOptions extends PollSettings {
@@ -64,6 +75,7 @@ export interface ResolvedPoolOptions extends PollSettings {
   readonly ringCapacity: number;
   readonly saSlots: number;
   readonly sequenceMargin: number;
+  readonly maxPolicies: number;
 }
 
 /** Bad pool options: `field` names the option. */
@@ -111,6 +123,10 @@ export function resolvePoolOptions(options: WorkerPoolOptions = {}): ResolvedPoo
     );
   }
   const ringCapacity = integer('ringCapacity', options.ringCapacity, 1024, 2, 1 << 20);
+  const clock = options.clock ?? 'wall';
+  if (clock !== 'wall' && clock !== 'stamped') {
+    throw new PoolConfigError('clock', `must be 'wall' or 'stamped', got ${String(clock)}`);
+  }
   const idle = options.idle ?? 'doorbell';
   if (idle !== 'doorbell' && idle !== 'busy-poll') {
     throw new PoolConfigError('idle', `must be 'doorbell' or 'busy-poll', got ${String(idle)}`);
@@ -132,5 +148,7 @@ export function resolvePoolOptions(options: WorkerPoolOptions = {}): ResolvedPoo
     counterPublishBatches: integer('counterPublishBatches', options.counterPublishBatches, 64, 1, 1 << 20),
     acquireIntervalMs: integer('acquireIntervalMs', options.acquireIntervalMs, 1000, 0, 3_600_000),
     flowCacheSlots: integer('flowCacheSlots', options.flowCacheSlots, 16384, 0, 1 << 22),
+    clock,
+    maxPolicies: integer('maxPolicies', options.maxPolicies, 1024, 0, 1 << 20),
   };
 }

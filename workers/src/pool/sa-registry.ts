@@ -27,6 +27,13 @@ export function spiOf(config: Pick<StoredSaConfig, 'spi'>): number {
   return typeof config.spi === 'number' ? config.spi : Number.parseInt(config.spi.slice(2), 16);
 }
 
+/** An inbound ESP-in-UDP SA's port: where its packets arrive. */
+export function encapPortOf(config: StoredSaConfig): number | null {
+  return config.direction === 'in' && config.encap !== undefined
+    ? (config.encap.destinationPort ?? 4500)
+    : null;
+}
+
 export function copyKeys(keys: SaKeys): SaKeys {
   return {
     encryptionKey: Uint8Array.from(keys.encryptionKey),
@@ -119,6 +126,10 @@ export class SaRegistry {
       group: binding?.group ?? null,
       resourceKind: binding === null ? null : spec.resourceKind,
       resource: binding !== null && 'resource' in binding ? binding.resource : null,
+      encapPort:
+        direction === 'in' && spec.config.encap !== undefined
+          ? (spec.config.encap.destinationPort ?? 4500)
+          : null,
     };
   }
 

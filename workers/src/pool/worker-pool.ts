@@ -20,13 +20,14 @@ import {
   type WorkerPoolOptions,
 } from '../options/pool-options.ts';
 import { createDatapathStorage, type DatapathStorage, poolThreadOf } from '../shared/datapath-storage.ts';
+import { policySums } from '../shared/policy-counters.ts';
 import { SaProgress } from '../shared/sa-progress.ts';
 import { ControlWord, controlWords, extraCounters, WorkerExtra } from '../shared/worker-control.ts';
 import { buildSaRuntime } from '../thread/sa-runtime-builder.ts';
 import type { WorkerExit, WorkerTask } from '../thread/thread-entry.ts';
 import { AckTracker, type PoolAck } from './ack-tracker.ts';
 import { initialProgress, resumedConfig } from './resume-point.ts';
-import { copyKeys, type SaEntry, type SaInstallSpec, SaRegistry } from './sa-registry.ts';
+import { copyKeys, encapPortOf, type SaEntry, type SaInstallSpec, SaRegistry } from './sa-registry.ts';
 import { WorkerHandle } from './worker-handle.ts';
 
 const threadEntry = fileURLToPath(new URL('../thread/thread-entry.ts', import.meta.url));
@@ -93,6 +94,11 @@ export class WorkerPool {
   private readonly probes = new Map<number, (probe: WorkerProbe) => void>();
   private readonly regions: Float64Array[];
   private spd: SpdTransfer | null = null;
+  private spdMessage = 0;
+  /** Policy ids of the current snapshot, by index (what the workers' per-policy counts are indexed by). */
+  private spdPolicies: string[] = [];
+  /** What replaced snapshots counted, by policy id. */
+  private readonly retiredPolicies = new Map<string, { packets: number; bytes: number }>();
   private version = 0;
   private probeIds = 0;
   private closing = false;
@@ -125,6 +131,7 @@ export class WorkerPool {
       counterPublishBatches: options.counterPublishBatches,
       acquireIntervalMs: options.acquireIntervalMs,
       flowCacheSlots: options.flowCacheSlots,
+      clock: options.clock,
     };
     this.storage = createDatapathStorage(options);
     this.io = new PoolIo(this.storage);
@@ -169,6 +176,8 @@ export class WorkerPool {
     const base = previous?.counterBase ?? this.slotSums(slot);
     const entry = this.registry.commit(placement, spec.config, copyKeys(spec.keys), base);
     if (placement.direction === 'in') this.io.spiTable.set(placement.spi, placement.owner);
+    this.countEspPort(previous?.placement.encapPort ?? null, -1);
+    this.countEspPort(placement.encapPort, 1);
     const version = ++this.version;
     for (const handle of this.handles) {
       const owner = handle.index === placement.owner;
@@ -201,7 +210,10 @@ export class WorkerPool {
     const entry = this.registry.get(name);
     const version = ++this.version;
     if (entry !== undefined) {
-      entry.placement = { ...entry.placement, generation };
+      const encapPort = encapPortOf(config);
+      this.countEspPort(entry.placement.encapPort, -1);
+      this.countEspPort(encapPort, 1);
+      entry.placement = { ...entry.placement, generation, encapPort };
       entry.config = config;
       for (const handle of this.handles) {
         const owner = handle.index === entry.placement.owner;
@@ -233,6 +245,7 @@ export class WorkerPool {
     const ack = await this.acks.expect(version);
     const fallback = this.publishedNext(entry);
     this.registry.remove(name);
+    this.countEspPort(entry.placement.encapPort, -1);
     if (entry.placement.direction === 'in' && this.registry.steeredTo(entry.placement.spi) < 0) {
       this.io.spiTable.delete(entry.placement.spi);
     }
@@ -243,8 +256,11 @@ export class WorkerPool {
   async applySpd(snapshot: SpdSnapshot): Promise<PoolAck> {
     this.checkOpen();
     const { message } = toTransfer(snapshot, { shared: true });
+    this.retirePolicyCounts();
     this.spd = message;
+    this.spdPolicies = snapshot.policies.map((p) => p.id);
     const version = ++this.version;
+    this.spdMessage = version;
     for (const handle of this.handles) this.post(handle, { kind: 'spd', version, snapshot: message });
     return this.acks.expect(version);
   }
@@ -285,6 +301,21 @@ export class WorkerPool {
       nextSequence: entry.placement.direction === 'out' ? published : published + 1n,
       worker: entry.placement.owner,
       slot,
+    };
+  }
+
+  /**
+   * Packets and bytes classified under a policy (by the current and earlier snapshots), summed over
+   * the workers. Packets counted in the moment a new snapshot replaces the old may be missed.
+   */
+  policyCounters(id: string): { packets: number; bytes: number } | undefined {
+    const index = this.spdPolicies.indexOf(id);
+    const retired = this.retiredPolicies.get(id);
+    if (index < 0 && retired === undefined) return undefined;
+    const current = policySums(this.storage.policies, index);
+    return {
+      packets: current.packets + (retired?.packets ?? 0),
+      bytes: current.bytes + (retired?.bytes ?? 0),
     };
   }
 
@@ -465,6 +496,7 @@ export class WorkerPool {
       placements: this.registry.list().map((e) => e.placement),
       secrets,
       spd: this.spd,
+      spdMessage: this.spdMessage,
     };
     return { boot, transfer };
   }
@@ -595,6 +627,20 @@ export class WorkerPool {
     const base = saOffset + slot * saStride;
     for (const region of this.regions) for (let i = 0; i < saStride; i++) sums[i]! += region[base + i]!;
     return sums;
+  }
+
+  private countEspPort(port: number | null, delta: 1 | -1): void {
+    if (port !== null) this.io.steering.espPorts[port]! += delta;
+  }
+
+  private retirePolicyCounts(): void {
+    for (const [index, id] of this.spdPolicies.entries()) {
+      const counted = policySums(this.storage.policies, index);
+      const retired = this.retiredPolicies.get(id) ?? { packets: 0, bytes: 0 };
+      retired.packets += counted.packets;
+      retired.bytes += counted.bytes;
+      this.retiredPolicies.set(id, retired);
+    }
   }
 
   private publishedNext(entry: SaEntry): bigint {

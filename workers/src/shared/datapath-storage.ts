@@ -6,6 +6,7 @@ import {
   type PoolStorage,
 } from '@espresso/ring';
 import type { ResolvedPoolOptions } from '../options/pool-options.ts';
+import { createPolicyCounterStorage, type PolicyCounterStorage } from './policy-counters.ts';
 import { RingKind, ringId, type WorkerRingStorage } from './ring-layout.ts';
 import { createSaProgressStorage, type SaProgressStorage } from './sa-progress.ts';
 import { createSteeringStorage, type SteeringStorage } from './spi-steering-table.ts';
@@ -24,6 +25,7 @@ export interface DatapathStorage {
   readonly pool: PoolStorage;
   readonly rings: readonly WorkerRingStorage[];
   readonly counters: CounterStorage;
+  readonly policies: PolicyCounterStorage;
   readonly progress: SaProgressStorage;
   readonly steering: SteeringStorage;
   readonly control: ControlStorage;
@@ -62,6 +64,7 @@ export function createDatapathStorage(options: ResolvedPoolOptions): DatapathSto
     pool,
     rings,
     counters: createCounterStorage({ workers, saSlots: options.saSlots }),
+    policies: createPolicyCounterStorage(workers, options.maxPolicies),
     progress: createSaProgressStorage(options.saSlots),
     steering: createSteeringStorage(options.saSlots),
     control: createControlStorage(workers),

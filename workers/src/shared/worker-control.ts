@@ -16,6 +16,8 @@ export const ControlWord = {
   acked: 3,
   /** Tests: the worker spins while this is 1 (a stalled worker), after a 'stall' fault message. */
   stall: 4,
+  /** The SPD snapshot version the worker's per-policy counts are indexed by (the worker writes it). */
+  policySpd: 5,
 } as const;
 
 /** Per-worker Float64 counters (written by the worker only). */

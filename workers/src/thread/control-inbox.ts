@@ -1,10 +1,16 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { fromTransfer } from '@espresso/spd';
 import type { ControlMessage, WorkerProbe } from '../control/messages.ts';
+import type { ClockSource } from '../options/pool-options.ts';
 import { ControlWord } from '../shared/worker-control.ts';
 import type { SpdState } from './spd-state.ts';
 import type { WorkerContext } from './worker-context.ts';
 import type { WorkerSaTable } from './worker-sa-table.ts';
+
+/** When an SA installed now starts its lifetime: now, or time 0 of a stamped clock. */
+export function installTime(clock: ClockSource): number {
+  return clock === 'stamped' ? 0 : Date.now() / 1000;
+}
 
 /** Thrown on purpose by a 'throw' fault message (tests of worker failure). */
 export class InjectedFault extends Error {
@@ -62,7 +68,7 @@ export class ControlInbox {
     try {
       switch (message.kind) {
         case 'sa-install':
-          this.sas.install(message.placement, message.secret, Date.now() / 1000);
+          this.sas.install(message.placement, message.secret, installTime(ctx.settings.clock));
           break;
         case 'sa-update':
           this.sas.update(message.placement, message.config);
@@ -72,6 +78,8 @@ export class ControlInbox {
           break;
         case 'spd':
           this.spd.install(fromTransfer(message.snapshot));
+          // Counts are by policy index, and the new snapshot's indexes are other policies.
+          ctx.resetPolicyCounts(message.version);
           break;
         case 'sync':
           break;

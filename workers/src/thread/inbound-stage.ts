@@ -1,7 +1,17 @@
 import { DropReason } from '@espresso/counters';
 import { createPacketVector, EspInbound, type PacketVector, setPacket, VERDICT_FORWARD } from '@espresso/esp';
 import { Direction, Verdict } from '@espresso/spd';
-import { createFlowKey, extractFlowKey, WIRE_OK } from '@espresso/wire';
+import {
+  createFlowKey,
+  createIpv6ExtensionChain,
+  extractFlowKey,
+  IpProtocol,
+  isIpv6ExtensionHeader,
+  readU16,
+  WIRE_OK,
+  walkIpv6Extensions,
+} from '@espresso/wire';
+import { readSlotStamp } from '../shared/slot-headroom.ts';
 import type { SaRoute } from './sa-route.ts';
 import type { SpdState } from './spd-state.ts';
 import { TxBatch } from './tx-batch.ts';
@@ -11,12 +21,13 @@ import type { WorkerSaTable } from './worker-sa-table.ts';
 const SLOT_MASK = 0x00ff_ffff;
 
 /**
- * The inbound half of a worker's batch. io steered these ESP packets here by SPI, so every SA they name
- * is owned by this worker. ESP does the two passes (replay check, one open per SA group, replay commit
- * for what verified, decapsulation); then each inner packet must match an inbound protect policy whose
- * template names the SA it came through (or the default must allow it). The replay tops are published
- * before the inner packets reach the tx ring, so a resumed SA never accepts a packet that was
- * delivered. Every drop is counted with its reason.
+ * The inbound half of a worker's batch. io steered ESP packets here by SPI, so every SA they name is
+ * owned by this worker. ESP does the two passes (replay check, one open per SA group, replay commit for
+ * what verified, decapsulation); then each inner packet must match an inbound protect policy whose
+ * template names the SA it came through (RFC 4301 §5.2), or the default must allow it. Packets that are
+ * not ESP (nor ESP in UDP) meet the inbound SPD as they are: bypass or an allowing default lets them in.
+ * The replay tops are published before the inner packets reach the tx ring, so a resumed SA never
+ * accepts a packet that was delivered. Every drop is counted with its reason.
  */
 export class InboundStage {
   private readonly ctx: WorkerContext;
@@ -25,6 +36,7 @@ export class InboundStage {
   private readonly esp: EspInbound;
   private readonly vector: PacketVector;
   private readonly key = createFlowKey();
+  private readonly chain = createIpv6ExtensionChain();
   private readonly batchIndex: Uint16Array;
   private readonly reason: Int16Array;
   private readonly touched: (SaRoute | null)[];
@@ -44,10 +56,16 @@ export class InboundStage {
     this.tx = new TxBatch(ctx, ctx.txInside, n);
   }
 
-  process(descs: Uint32Array, n: number, now: number): void {
+  /** Processes `n` descriptors from the inbound rx ring; `wallSeconds` is the batch's clock reading. */
+  process(descs: Uint32Array, n: number, wallSeconds: number): void {
     const ctx = this.ctx;
+    const buf = ctx.bytes;
     const slotSize = ctx.pool.slotSize;
     const v = this.vector;
+    const now =
+      ctx.settings.clock === 'stamped'
+        ? readSlotStamp(ctx.stamps, (descs[0]! & SLOT_MASK) * slotSize)
+        : wallSeconds;
     let k = 0;
     let rxBytes = 0;
     for (let i = 0; i < n; i++) {
@@ -61,6 +79,10 @@ export class InboundStage {
         continue;
       }
       const start = (descs[i << 1]! & SLOT_MASK) * slotSize;
+      if (!this.carriesEsp(buf, start + offset, length)) {
+        this.reason[i] = this.clearVerdict(buf, start + offset, length);
+        continue;
+      }
       setPacket(v, k, start + offset, length, start, start + slotSize);
       this.batchIndex[k++] = i;
     }
@@ -79,15 +101,19 @@ export class InboundStage {
         continue;
       }
       const route = bySlot[v.sa[j]!] ?? null;
-      const reason = route === null ? DropReason.noState : this.policyCheck(v, j, route);
+      if (route === null) {
+        this.reason[i] = DropReason.noState;
+        continue;
+      }
+      const reason = this.policyCheck(v, j, route);
       if (reason !== VERDICT_FORWARD) {
         this.reason[i] = reason;
         continue;
       }
       const start = (descs[i << 1]! & SLOT_MASK) * slotSize;
       descs[(i << 1) + 1] = (((v.offset[j]! - start) << 16) | v.length[j]!) >>> 0;
-      if (route!.batchEpoch !== epoch) {
-        route!.batchEpoch = epoch;
+      if (route.batchEpoch !== epoch) {
+        route.batchEpoch = epoch;
         this.touched[touched++] = route;
       }
     }
@@ -108,20 +134,85 @@ export class InboundStage {
     tx.flush(true);
   }
 
-  /** RFC 4301 §5.2: the decrypted packet must be one the SA was negotiated for. */
-  private policyCheck(v: PacketVector, j: number, route: SaRoute): number {
+  /**
+   * Whether the outer packet at `at` is ESP or ESP in UDP (to 4500 or an inbound SA's own port). What
+   * cannot be parsed counts as ESP, so ESP's parser gives the drop its reason.
+   */
+  private carriesEsp(buf: Uint8Array, at: number, length: number): boolean {
+    if (length < 20) return true;
+    const version = buf[at]! >>> 4;
+    let protocol: number;
+    let l4: number;
+    if (version === 4) {
+      protocol = buf[at + 9]!;
+      l4 = at + ((buf[at]! & 0x0f) << 2);
+    } else if (version === 6) {
+      if (length < 40) return true;
+      protocol = buf[at + 6]!;
+      l4 = at + 40;
+      if (isIpv6ExtensionHeader(protocol)) {
+        if (walkIpv6Extensions(buf, at, at + length, this.chain) !== WIRE_OK) return true;
+        protocol = this.chain.upperProtocol;
+        l4 = this.chain.upperOffset;
+      }
+    } else {
+      return true;
+    }
+    if (protocol === IpProtocol.esp) return true;
+    if (protocol !== IpProtocol.udp) return false;
+    if (l4 + 8 > at + length) return true;
+    return this.sas.espPorts[readU16(buf, l4 + 2)] !== 0;
+  }
+
+  /** A packet that came in clear, by the inbound SPD (RFC 4301 §5.2). */
+  private clearVerdict(buf: Uint8Array, at: number, length: number): number {
     const key = this.key;
-    const parsed = extractFlowKey(v.buffer, v.offset[j]!, v.length[j]!, key);
+    const parsed = extractFlowKey(buf, at, length, key);
     if (parsed !== WIRE_OK) return parsed;
     const classifier = this.spd.classifier;
     const entry = classifier.classify(key, Direction.in, 0, 0);
-    const verdict = classifier.verdict(entry, Direction.in);
-    if (verdict === Verdict.defaultAllow) return VERDICT_FORWARD;
-    if (verdict === Verdict.defaultDrop) return DropReason.noPolicy;
-    if (verdict === Verdict.discard) return DropReason.policyBlock;
-    // Bypass: traffic that arrived protected does not match a policy that expects it in the clear.
-    if (verdict !== Verdict.protect) return DropReason.policyMismatch;
-    const binding = this.spd.bindings.inbound[classifier.policyIndex(entry)] ?? null;
-    return binding?.accepts(route) ? VERDICT_FORWARD : DropReason.policyMismatch;
+    this.ctx.countPolicy(classifier.policyIndex(entry), length);
+    switch (classifier.verdict(entry, Direction.in)) {
+      case Verdict.bypass:
+      case Verdict.defaultAllow:
+        return -1;
+      case Verdict.discard:
+        return DropReason.policyBlock;
+      case Verdict.protect:
+        // The policy wants this traffic protected, and it came in clear.
+        return DropReason.policyMismatch;
+      default:
+        return DropReason.noPolicy;
+    }
+  }
+
+  /**
+   * The decrypted packet must be one the SA was negotiated for. A bypass policy accepts what a
+   * transport-mode SA delivers (its selectors cover the same hosts, as Linux has it), not tunnel or BEET
+   * traffic; no policy under an allowing default accepts it.
+   */
+  private policyCheck(v: PacketVector, j: number, route: SaRoute): number {
+    const key = this.key;
+    const length = v.length[j]!;
+    const parsed = extractFlowKey(v.buffer, v.offset[j]!, length, key);
+    if (parsed !== WIRE_OK) return DropReason.badInnerHeader;
+    const classifier = this.spd.classifier;
+    const entry = classifier.classify(key, Direction.in, 0, 0);
+    const policy = classifier.policyIndex(entry);
+    this.ctx.countPolicy(policy, length);
+    switch (classifier.verdict(entry, Direction.in)) {
+      case Verdict.protect:
+        return this.spd.bindings.inbound[policy]?.accepts(route)
+          ? VERDICT_FORWARD
+          : DropReason.policyMismatch;
+      case Verdict.bypass:
+        return route.runtime?.mode.name === 'transport' ? VERDICT_FORWARD : DropReason.policyMismatch;
+      case Verdict.discard:
+        return DropReason.policyBlock;
+      case Verdict.defaultAllow:
+        return VERDICT_FORWARD;
+      default:
+        return DropReason.noPolicy;
+    }
   }
 }

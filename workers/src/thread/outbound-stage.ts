@@ -8,9 +8,10 @@ import {
 } from '@espresso/esp';
 import { Direction, Verdict } from '@espresso/spd';
 import { createFlowKey, extractFlowKey, WIRE_OK } from '@espresso/wire';
+import { readSlotStamp, writeHandoffTarget } from '../shared/slot-headroom.ts';
 import { WorkerExtra } from '../shared/worker-control.ts';
 import type { AcquireRaiser } from './acquire-raiser.ts';
-import { HANDED_OFF, writeHandoffTarget } from './handoff.ts';
+import { HANDED_OFF } from './handoff.ts';
 import { BindingKind } from './policy-bindings.ts';
 import type { SaRoute } from './sa-route.ts';
 import type { SpdState } from './spd-state.ts';
@@ -77,12 +78,16 @@ export class OutboundStage {
     this.handoff = new TxBatch(ctx, ctx.handoff, n);
   }
 
-  /** Processes `n` descriptors received from the outbound rx ring; `now` in seconds, `nowMs` in ms. */
-  process(descs: Uint32Array, n: number, now: number, nowMs: number): void {
+  /** Processes `n` descriptors received from the outbound rx ring; `nowMs` is the wall clock. */
+  process(descs: Uint32Array, n: number, nowMs: number): void {
     const ctx = this.ctx;
     const pool = ctx.pool;
     const buf = ctx.bytes;
     const slotSize = pool.slotSize;
+    const now =
+      ctx.settings.clock === 'stamped'
+        ? readSlotStamp(ctx.stamps, (descs[0]! & SLOT_MASK) * slotSize)
+        : nowMs / 1000;
     const classifier = this.spd.classifier;
     const bindings = this.spd.bindings.outbound;
     const me = ctx.worker;
@@ -112,13 +117,15 @@ export class OutboundStage {
         continue;
       }
       const entry = classifier.classify(key, Direction.out, 0, 0);
+      const policyIndex = classifier.policyIndex(entry);
+      ctx.countPolicy(policyIndex, length);
       const verdict = classifier.verdict(entry, Direction.out);
       if (verdict !== Verdict.protect) {
         if (verdict === Verdict.bypass || verdict === Verdict.defaultAllow) this.fate[i] = Fate.pass;
         else this.dropAt(i, verdict === Verdict.discard ? DropReason.policyBlock : DropReason.noPolicy);
         continue;
       }
-      const binding = bindings[classifier.policyIndex(entry)] ?? null;
+      const binding = bindings[policyIndex] ?? null;
       if (binding === null) {
         this.dropAt(i, DropReason.noOutboundState);
         continue;

@@ -46,16 +46,18 @@ export class OutboundBinding {
 
 /**
  * What an inbound protect policy accepts: the SA the packet was decrypted with must be the one its
- * template names (by name or SPI), or a member of its SA group; a template naming neither accepts any.
+ * template names (by name or SPI), or a member of its SA group; a template naming neither accepts any
+ * SA of its mode.
  */
 export class InboundBinding {
-  readonly any: boolean;
+  /** The template's mode when it names no SA: any SA of that mode is accepted. */
+  readonly anyOfMode: string | null;
   readonly slot: number;
   readonly spi: number;
   readonly group: string | null;
 
-  constructor(any: boolean, slot: number, spi: number, group: string | null) {
-    this.any = any;
+  constructor(anyOfMode: string | null, slot: number, spi: number, group: string | null) {
+    this.anyOfMode = anyOfMode;
     this.slot = slot;
     this.spi = spi;
     this.group = group;
@@ -63,10 +65,10 @@ export class InboundBinding {
 
   accepts(route: SaRoute): boolean {
     return (
-      this.any ||
       this.slot === route.slot ||
       this.spi === route.placement.spi ||
-      (this.group !== null && this.group === route.placement.group)
+      (this.group !== null && this.group === route.placement.group) ||
+      (this.anyOfMode !== null && this.anyOfMode === route.runtime?.mode.name)
     );
   }
 }
@@ -147,11 +149,12 @@ function groupKind(members: ReturnType<WorkerSaTable['group']>): 'worker' | 'dsc
 
 function bindInbound(policy: Policy, sas: WorkerSaTable): InboundBinding {
   const template = policy.template;
-  if (template?.saGroup !== undefined) return new InboundBinding(false, -1, -1, template.saGroup);
-  const reference = template?.sa;
-  if (reference === undefined) return new InboundBinding(true, -1, -1, null);
-  if ('spi' in reference) return new InboundBinding(false, -1, reference.spi, null);
+  if (template === undefined) return new InboundBinding(null, -1, -1, null);
+  if (template.saGroup !== undefined) return new InboundBinding(null, -1, -1, template.saGroup);
+  const reference = template.sa;
+  if (reference === undefined) return new InboundBinding(template.mode, -1, -1, null);
+  if ('spi' in reference) return new InboundBinding(null, -1, reference.spi, null);
   const named = sas.byName.get(reference.name);
   // A named SA that is not installed matches nothing (slot -2 is no slot).
-  return new InboundBinding(false, named?.slot ?? -2, -1, null);
+  return new InboundBinding(null, named?.slot ?? -2, -1, null);
 }

@@ -66,11 +66,10 @@ export class PollLoop {
       let work = 0;
       if (occupancy > 0) {
         const nowMs = Date.now();
-        const now = nowMs / 1000;
         const nIn = pool.receive(rxIn, descs, budget);
-        if (nIn > 0) this.inbound.process(descs, nIn, now);
+        if (nIn > 0) this.inbound.process(descs, nIn, nowMs / 1000);
         const nOut = pool.receive(rxOut, descs, budget);
-        if (nOut > 0) this.outbound.process(descs, nOut, now, nowMs);
+        if (nOut > 0) this.outbound.process(descs, nOut, nowMs);
         work = nIn + nOut;
         if (this.sas.events.size > 0) this.events.forward();
       }
@@ -115,7 +114,8 @@ export class PollLoop {
 
   /** What an idle (or long-busy) worker keeps up: counters in shared memory, time lifetimes, events. */
   private housekeeping(): void {
-    this.sas.pollExpiry(Date.now() / 1000);
+    // On a stamped clock time moves only with the packets.
+    if (this.ctx.settings.clock === 'wall') this.sas.pollExpiry(Date.now() / 1000);
     this.sas.publishCounters();
     if (this.sas.events.size > 0) this.events.forward();
     this.ctx.extra[WorkerExtra.eventsLost] = this.sas.events.dropped;

@@ -5,7 +5,7 @@ import type { PollSettings } from '../options/pool-options.ts';
 import type { DatapathStorage } from '../shared/datapath-storage.ts';
 import { ControlWord } from '../shared/worker-control.ts';
 import { AcquireRaiser } from './acquire-raiser.ts';
-import { ControlInbox } from './control-inbox.ts';
+import { ControlInbox, installTime } from './control-inbox.ts';
 import { InboundStage } from './inbound-stage.ts';
 import { OutboundStage } from './outbound-stage.ts';
 import { type LoopExit, PollLoop } from './poll-loop.ts';
@@ -40,7 +40,9 @@ export default function runWorker(task: WorkerTask): WorkerExit {
   const sas = new WorkerSaTable(ctx);
   const spd = new SpdState(settings.flowCacheSlots);
   if (boot.spd !== null) spd.install(fromTransfer(boot.spd));
-  const now = Date.now() / 1000;
+  // A replacement keeps counting where its predecessor did, if under the same snapshot.
+  ctx.resetPolicyCounts(boot.spdMessage);
+  const now = installTime(settings.clock);
   const secrets = new Map(boot.secrets.map((s) => [s.name, s.secret]));
   for (const placement of boot.placements) {
     try {

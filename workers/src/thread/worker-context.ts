@@ -4,8 +4,10 @@ import { Doorbell, PacketPool, SpscRing } from '@espresso/ring';
 import type { WorkerReport } from '../control/messages.ts';
 import type { PollSettings } from '../options/pool-options.ts';
 import { type DatapathStorage, poolThreadOf } from '../shared/datapath-storage.ts';
+import { policyRegion } from '../shared/policy-counters.ts';
 import { SaProgress } from '../shared/sa-progress.ts';
-import { controlWords, extraCounters } from '../shared/worker-control.ts';
+import { stampView } from '../shared/slot-headroom.ts';
+import { ControlWord, controlWords, extraCounters } from '../shared/worker-control.ts';
 
 /**
  * Everything one worker thread works with, opened once when its task starts: its own views of the
@@ -28,6 +30,11 @@ export class WorkerContext {
   readonly extra: Float64Array;
   readonly progress: SaProgress;
   readonly control: Int32Array;
+  /** Packets and bytes per policy index of the current SPD snapshot (pairs). */
+  readonly policyCounts: Float64Array;
+  readonly maxPolicies: number;
+  /** The pool's bytes as float64, for packet time stamps (stamped clock). */
+  readonly stamps: Float64Array;
   readonly storage: DatapathStorage;
   private readonly port: MessagePort;
 
@@ -56,6 +63,26 @@ export class WorkerContext {
     this.extra = extraCounters(storage.control, worker);
     this.progress = new SaProgress(storage.progress);
     this.control = controlWords(storage.control, worker);
+    this.policyCounts = policyRegion(storage.policies, worker);
+    this.maxPolicies = storage.policies.maxPolicies;
+    this.stamps = stampView(this.bytes);
+  }
+
+  /**
+   * Starts counting per policy afresh for the snapshot of control message `version`, unless the counts
+   * already are for it (a replacement worker carries on its predecessor's).
+   */
+  resetPolicyCounts(version: number): void {
+    if (Atomics.load(this.control, ControlWord.policySpd) === version) return;
+    this.policyCounts.fill(0);
+    Atomics.store(this.control, ControlWord.policySpd, version);
+  }
+
+  /** Counts a packet classified under policy index `index` (none below 0). */
+  countPolicy(index: number, bytes: number): void {
+    if (index < 0 || index >= this.maxPolicies) return;
+    this.policyCounts[2 * index]! += 1;
+    this.policyCounts[2 * index + 1]! += bytes;
   }
 
   get messagePort(): MessagePort {

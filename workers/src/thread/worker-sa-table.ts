@@ -13,6 +13,8 @@ export interface GroupMembers {
 }
 
 const DESTROYED_KEPT = 256;
+/** ESP-in-UDP's port (RFC 3948). */
+const NAT_T_PORT = 4500;
 
 /**
  * A worker's SA state: every SA instance of the pool by name and slot (where it lives), the runtimes of
@@ -27,6 +29,11 @@ export class WorkerSaTable {
   readonly events = new SaEventQueue(1024);
   /** Names of the runtimes destroyed here, most recent last (diagnostics and tests). */
   readonly destroyed: string[] = [];
+  /**
+   * UDP destination ports that carry ESP in UDP here (non-zero): 4500 and every inbound SA's own port,
+   * whichever worker owns it, since any worker may be the one that meets such a packet.
+   */
+  readonly espPorts = new Uint16Array(65536);
   private readonly groups = new Map<string, GroupMembers>();
   private readonly ctx: WorkerContext;
   private readonly counterBase: number;
@@ -38,6 +45,7 @@ export class WorkerSaTable {
     this.bySlot = new Array<SaRoute | null>(layout.saSlots).fill(null);
     this.counterBase = layout.saOffset;
     this.counterStride = layout.saStride;
+    this.espPorts[NAT_T_PORT] = 1;
   }
 
   /**
@@ -86,6 +94,7 @@ export class WorkerSaTable {
     this.byName.set(placement.name, route);
     this.bySlot[placement.slot] = route;
     this.join(route);
+    this.countPort(placement, 1);
     if (runtime !== null) this.publishProgress(route);
   }
 
@@ -94,6 +103,7 @@ export class WorkerSaTable {
     const route = this.byName.get(placement.name);
     if (route === undefined) return;
     this.leave(route);
+    this.countPort(route.placement, -1);
     const previous = route.runtime;
     if (previous !== null && config !== null) {
       const next = rebuildSaRuntime(previous, config, {
@@ -108,6 +118,7 @@ export class WorkerSaTable {
     }
     route.placement = placement;
     this.join(route);
+    this.countPort(placement, 1);
   }
 
   /**
@@ -121,6 +132,7 @@ export class WorkerSaTable {
     this.byName.delete(name);
     if (this.bySlot[route.slot] === route) this.bySlot[route.slot] = null;
     this.leave(route);
+    this.countPort(route.placement, -1);
     const runtime = route.runtime;
     if (runtime === null) return undefined;
     this.publishCountersOf(route);
@@ -214,6 +226,10 @@ export class WorkerSaTable {
       block[CounterSlot.dropBase + r] = v[base + SaCounter.drops + r]!;
     }
     return block;
+  }
+
+  private countPort(placement: SaPlacement, delta: 1 | -1): void {
+    if (placement.encapPort !== null) this.espPorts[placement.encapPort]! += delta;
   }
 
   private retire(name: string, runtime: SaRuntime): void {
