@@ -610,14 +610,22 @@ export class ControlPlane {
     }
   }
 
+  /**
+   * Stops: records how far every SA's sequence went (so the same keying re-added after a restart
+   * continues above it), then zeroes the keys the SAD holds.
+   */
   async close(): Promise<void> {
     await this.#queue.run(() => undefined);
     this.#unsubscribe();
     for (const sa of this.sad.list()) {
+      const c = this.datapath.saCounters(sa.name);
+      if (c !== undefined) this.sad.raiseMark(sa.name, c.nextSequence);
+    }
+    this.sad.highWaterMarks.flush();
+    for (const sa of this.sad.list()) {
       sa.keys.encryptionKey.fill(0);
       sa.keys.integrityKey.fill(0);
     }
-    this.sad.highWaterMarks.flush();
   }
 }
 
