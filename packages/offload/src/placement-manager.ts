@@ -358,6 +358,11 @@ export class PlacementManager implements Datapath<StoredSaConfig, SpdSnapshot> {
     };
   }
 
+  /** Resolves once every change queued before it, device reports included, has been carried out. */
+  settle(): Promise<void> {
+    return this.#serial.run(() => undefined);
+  }
+
   drivers(): readonly OffloadDriver[] {
     return [this.software, ...this.devices];
   }

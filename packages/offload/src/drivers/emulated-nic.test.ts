@@ -62,7 +62,7 @@ describe('emulated NIC', () => {
     const outer = wire.map((f) => ipOfFrame(f.bytes));
     assert.deepEqual(outer.map(espSequence), [1, 2, 3]);
     const opened = new Peer(pair.peer).open(outer);
-    opened.forEach((p, i) => assert.deepEqual(p, inner[i]));
+    assert.deepEqual(opened, inner);
     const state = nic.readSa('tx');
     assert.ok(state.ok);
     assert.equal(state.value.packets, 3);
