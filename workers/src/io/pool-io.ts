@@ -1,5 +1,5 @@
 import { DropReason, dropReasonCount } from '@espresso/counters';
-import { DescriptorFlag, PacketPool, SpscRing } from '@espresso/ring';
+import { DescriptorFlag, Doorbell, PacketPool, SpscRing } from '@espresso/ring';
 import type { DatapathStorage } from '../shared/datapath-storage.ts';
 import { readHandoffTarget } from '../shared/slot-headroom.ts';
 import { SpiSteeringTable } from '../shared/spi-steering-table.ts';
@@ -42,6 +42,7 @@ export class PoolIo {
   /** Packets io itself dropped (a relay with no room in the target's ring), by reason code. */
   readonly drops = new Float64Array(dropReasonCount);
   private readonly rings: readonly WorkerRings[];
+  private readonly doorbells: readonly Doorbell[];
   private readonly scratch: Uint32Array;
   private readonly relay: Uint32Array[];
   private readonly relayCount: Uint32Array;
@@ -59,6 +60,7 @@ export class PoolIo {
       txInside: new SpscRing(r.txInside),
       handoff: new SpscRing(r.handoff),
     }));
+    this.doorbells = storage.rings.map((r) => new Doorbell(r.doorbell));
     this.scratch = new Uint32Array(2 * RELAY_BATCH);
     this.relay = Array.from({ length: this.workers }, () => new Uint32Array(2 * RELAY_BATCH));
     this.relayCount = new Uint32Array(this.workers);
@@ -150,6 +152,14 @@ export class PoolIo {
   /** What io has to do regularly besides moving its own traffic: relays and slot balancing. */
   pump(): number {
     return this.relayHandoffs() + this.service();
+  }
+
+  /**
+   * Whether worker `w` is asleep on its doorbell (doorbell idle policy): it found nothing to do, and
+   * before sleeping published its SA counters and progress.
+   */
+  asleep(worker: number): boolean {
+    return this.doorbells[worker]!.asleep;
   }
 
   /** Packets waiting in worker `w`'s rx rings. */

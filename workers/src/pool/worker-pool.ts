@@ -319,6 +319,18 @@ export class WorkerPool {
     };
   }
 
+  /** Worker `w`'s drops by DropReason code. */
+  workerDrops(worker: number): number[] {
+    const { dropsOffset, reasons } = this.storage.counters.layout;
+    const region = this.regions[worker]!;
+    return Array.from({ length: reasons }, (_, r) => region[dropsOffset + r]!);
+  }
+
+  /** The configuration (without keys) an SA instance was installed with. */
+  saConfig(name: string): StoredSaConfig | undefined {
+    return this.registry.get(name)?.config;
+  }
+
   workerStats(): PoolWorkerStats[] {
     const owned = this.registry.ownership();
     return this.handles.map((h) => {

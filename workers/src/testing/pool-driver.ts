@@ -92,14 +92,19 @@ export class PoolDriver {
     this.drain();
   }
 
-  /** Drains until nothing is in flight: every rx ring empty and nothing came out for a few rounds. */
-  async quiesce(): Promise<void> {
+  /**
+   * Drains until nothing is in flight: every rx ring empty, nothing came out for a few rounds, and
+   * (with the doorbell idle policy) every worker asleep, so its counters are published.
+   */
+  async quiesce(doorbells = true): Promise<void> {
     let quiet = 0;
     await this.settle(() => {
-      let backlog = 0;
-      for (let w = 0; w < this.io.workers; w++) backlog += this.io.backlog(w);
+      let idle = true;
+      for (let w = 0; w < this.io.workers; w++) {
+        if (this.io.backlog(w) > 0 || (doorbells && !this.io.asleep(w))) idle = false;
+      }
       const moved = this.drain();
-      quiet = backlog === 0 && moved === 0 ? quiet + 1 : 0;
+      quiet = idle && moved === 0 ? quiet + 1 : 0;
       return quiet >= 20;
     });
   }

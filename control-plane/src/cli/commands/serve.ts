@@ -1,10 +1,11 @@
 import { FileHighWaterMarks } from '@espresso/sad';
+import { defaultWorkerCount, MAX_WORKERS } from '@espresso/workers';
 import { loadTokens } from '../../api/auth.ts';
 import { defaultListen, isLoopback, parseListenAddress } from '../../api/listen-address.ts';
 import { createApiServer } from '../../api/server.ts';
 import { readConfigFile } from '../../config/config-file.ts';
 import { ConfigFileError } from '../../config/config-issue.ts';
-import { InProcessDatapath } from '../../datapath/in-process-datapath.ts';
+import { WorkerPoolDatapath } from '../../datapath/worker-pool-datapath.ts';
 import { ApiError } from '../../errors.ts';
 import { applyConfig } from '../../state/config-apply.ts';
 import { ControlPlane } from '../../state/control-plane.ts';
@@ -60,7 +61,8 @@ Runs the control plane: SAD, SPD, SPI allocation, events and metrics, behind the
   --token-file FILE        bearer tokens, one '<read|write> <token>' per line; also
                            $ESPRESSO_API_TOKEN (write) and $ESPRESSO_API_READ_TOKEN (read).
                            Required when ADDR is not a loopback address.
-  --workers N              datapath workers (default 1)
+  --workers N              datapath worker threads (default: the cores less one for io and
+                           the control plane, at least 1; here ${defaultWorkerCount()})
   --high-water-marks FILE  keep SA sequence high-water marks across restarts in FILE
   --log-level LEVEL        fatal, error, warn, info (default), debug, trace, silent`,
   options: {
@@ -89,7 +91,8 @@ Runs the control plane: SAD, SPD, SPI allocation, events and metrics, behind the
       );
     }
     const workersText = stringOption(args, 'workers');
-    const workers = workersText === undefined ? 1 : integerArgument(workersText, 'workers', 1024);
+    const workers =
+      workersText === undefined ? defaultWorkerCount() : integerArgument(workersText, 'workers', MAX_WORKERS);
     if (workers < 1) throw new UsageError('--workers: at least 1');
     const logLevel = stringOption(args, 'log-level') ?? 'info';
     if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -97,7 +100,9 @@ Runs the control plane: SAD, SPD, SPI allocation, events and metrics, behind the
     }
     const marksFile = stringOption(args, 'high-water-marks');
 
-    const datapath = new InProcessDatapath({ workers });
+    const datapath = await WorkerPoolDatapath.start({ workers });
+    // No io adapter feeds the rings yet; relaying hand-offs and balancing slots still needs doing.
+    datapath.pool.startPumping();
     const cp = new ControlPlane({
       datapath,
       ...(marksFile === undefined ? {} : { highWaterMarks: new FileHighWaterMarks(marksFile) }),
