@@ -134,7 +134,7 @@ export function parseError(message: NetlinkMessage): {
   const payload = message.payload;
   if (payload.length < 4) return { errno: 0, text: null };
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const errno = -view.getInt32(0, true);
+  const errno = 0 - view.getInt32(0, true);
   if ((message.flags & NlFlag.ackTlvs) === 0 || payload.length < 4 + NLMSG_HEADER_BYTES)
     return { errno, text: null };
   const original = view.getUint32(4, true);

@@ -109,7 +109,9 @@ export function stateSpecFor(
   const remote = xfrmAddress(config.remote);
   if (local === null || remote === null) return refuse('invalid', 'bad outer address');
   const outbound = config.direction === 'out';
-  const window = outbound ? 0 : (config.replayWindow ?? 1024);
+  // Outbound states carry the window too: the kernel refuses an ESN state whose window is 0 unless told
+  // its direction (XFRMA_SA_DIR, which older kernels lack), as iproute2 refuses to send one.
+  const window = config.replayWindow ?? 1024;
   if (window > XFRM_MAX_REPLAY_WINDOW) {
     return refuse(
       'replay-window',
