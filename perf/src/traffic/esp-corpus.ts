@@ -73,6 +73,6 @@ export class EspCorpus {
       at += chunk.length;
     });
     this.views = views;
-    this.maxLength = Math.max(...lengths);
+    this.maxLength = lengths.reduce((a, b) => (a > b ? a : b), 0);
   }
 }

@@ -154,3 +154,15 @@ test('duplicates far behind the window are not mistaken for new packets inside i
   assert.equal(c.duplicated, 2);
   assert.equal(c.tooOld, 1);
 });
+
+test('sampled content checks: a corrupted payload is caught only on a compared packet; stamps always', () => {
+  const g = generated(8, { flows: 1, bytes: '100' });
+  const sampled = new PlaintextSink(g.generator, g.pool.bytes, { contentEvery: 4 });
+  for (const i of [0, 3]) g.pool.bytes[g.at(g.descs, i) + 90]! ^= 1;
+  g.pool.bytes[g.at(g.descs, 5) + 28 + StampField.sequence]! ^= 1;
+  for (let i = 0; i < 8; i++) sampled.check(g.at(g.descs, i), descriptorLength(g.descs, i));
+  const c = sampled.finish();
+  // Packets 3 and 7 are compared (every 4th); packet 0's payload change goes unseen, 5's stamp does not.
+  assert.equal(c.corrupted, 2);
+  assert.equal(c.delivered, 6);
+});
