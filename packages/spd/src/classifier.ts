@@ -48,8 +48,8 @@ export interface ClassifierOptions extends TreeOptions {
 
 /**
  * A worker's view of the SPD: the lookup tree over the current snapshot plus a flow cache. classify()
- * allocates nothing. install() swaps in a newer snapshot: it rebuilds the tree locally and bumps the
- * cache generation, so no flow keeps the old answer.
+ * allocates nothing. install() swaps in a newer snapshot: it builds the tree locally (or checks the one
+ * the snapshot ships) and bumps the cache generation, so no flow keeps the old answer.
  */
 export class SpdClassifier {
   private current: SpdSnapshot;
