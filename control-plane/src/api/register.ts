@@ -43,7 +43,7 @@ export function register(
       const status = answer.status ?? successStatus(route);
       reply.status(status);
       if (status === 204 || answer.body === undefined) return reply.send();
-      return reply.type('application/json').send(JSON.stringify(answer.body, bigintAsText));
+      return reply.type('application/json').send(JSON.stringify(answer.body));
     },
   });
 }
@@ -51,8 +51,4 @@ export function register(
 function successStatus(route: RouteSpec): number {
   for (const status of [200, 201, 204]) if (route.responses[status] !== undefined) return status;
   return 200;
-}
-
-function bigintAsText(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
 }
