@@ -14,7 +14,7 @@ import { feedRoom, STEP } from './encrypt-pipeline.ts';
 import { Gateway, type PoolSettings } from './gateway.ts';
 import type { PipelineResult } from './pipeline-result.ts';
 import { planSas } from './sa-plan.ts';
-import { drainUntilQuiet, dropDelta, runTimed, workerWindows } from './timed-loop.ts';
+import { drainUntilQuiet, dropDelta, runTimed, workersIdle, workerWindows } from './timed-loop.ts';
 
 export interface DecryptSettings {
   /** Inbound SAs per worker: while one is re-installed, the others carry the traffic. */
@@ -169,7 +169,7 @@ export async function measureDecrypt(
     const settled = await drainUntilQuiet(pass, () => {
       let backlog = 0;
       for (let w = 0; w < workers; w++) backlog += io.backlog(w) + impairments[w]!.holding;
-      return backlog === 0;
+      return backlog === 0 && workersIdle(pool);
     });
     await Promise.allSettled([...pending]);
     if (failed !== null) throw failed;

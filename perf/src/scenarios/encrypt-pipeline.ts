@@ -10,7 +10,7 @@ import type { ScenarioOptions } from './cli-options.ts';
 import { Gateway, type PoolSettings } from './gateway.ts';
 import type { PipelineResult } from './pipeline-result.ts';
 import { planSas, type SaTopology } from './sa-plan.ts';
-import { drainUntilQuiet, dropDelta, runTimed, workerWindows } from './timed-loop.ts';
+import { drainUntilQuiet, dropDelta, runTimed, workersIdle, workerWindows } from './timed-loop.ts';
 
 export const TUNNEL_FRAMING: EspFraming = {
   outerVersion: 4,
@@ -150,7 +150,7 @@ export async function measureEncrypt(
     const settled = await drainUntilQuiet(pass, () => {
       let backlog = 0;
       for (let w = 0; w < workers; w++) backlog += io.backlog(w);
-      return backlog === 0;
+      return backlog === 0 && workersIdle(pool);
     });
     const total = pool.counters.snapshot();
     const forwarderDrops = total.dropPackets + io.drops.reduce((a, b) => a + b, 0);

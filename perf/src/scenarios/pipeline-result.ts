@@ -13,6 +13,8 @@ export interface PipelineResult {
   readonly innerBytes: number;
   readonly rate: number;
   readonly perWorker: readonly WorkerWindow[];
+  /** Names of the workers in `perWorker` when they are not simply 0..n-1 (two gateways: A0, B0, ...). */
+  readonly workerNames?: readonly string[];
   /** Drops the forwarder counted during the window, by reason. */
   readonly drops: Readonly<Record<string, number>>;
   /** The io thread (generator, sink, relays) and the worker threads during the window, from /proc. */

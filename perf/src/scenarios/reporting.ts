@@ -148,7 +148,7 @@ export function workerTable(results: readonly PipelineResult[]): ReportTable {
     r.perWorker.forEach((w, i) => {
       rows.push([
         r.label,
-        String(i),
+        r.workerNames?.[i] ?? String(i),
         formatRate(w.rxPackets / r.seconds),
         `${(w.busy * 100).toFixed(0)}%`,
         w.meanBatch.toFixed(1),

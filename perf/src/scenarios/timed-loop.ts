@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import type { CountersSnapshot } from '@espresso/counters';
+import type { WorkerPool } from '@espresso/workers';
 import { ownThreadTimes, type ThreadTimes, threadTimes, timesDelta } from './thread-cpu.ts';
 
 /** How long io runs its loop before it lets the event loop deliver acknowledgements and reports. */
@@ -46,23 +47,41 @@ export async function runTimed(
 }
 
 /**
- * Runs `pass` until `quiet()` has held for 20 rounds in a row (nothing in flight), yielding between
- * rounds; gives up after `timeoutMs`. Returns whether it settled.
+ * Runs `pass` until `quiet()` has held for 20 rounds and 50 ms in a row (nothing in flight), yielding
+ * between rounds; gives up after `timeoutMs`. Returns whether it settled.
  */
 export async function drainUntilQuiet(
   pass: () => number,
   quiet: () => boolean,
-  timeoutMs = 5000,
+  timeoutMs = 10_000,
 ): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   let calm = 0;
+  let calmSince = 0;
   while (performance.now() < deadline) {
     const moved = pass();
-    calm = moved === 0 && quiet() ? calm + 1 : 0;
-    if (calm >= 20) return true;
+    if (moved === 0 && quiet()) {
+      if (calm++ === 0) calmSince = performance.now();
+      if (calm >= 20 && performance.now() - calmSince >= 50) return true;
+    } else {
+      calm = 0;
+    }
     await yieldToEvents();
   }
   return false;
+}
+
+/**
+ * True when no worker of the pool has a packet in its hands: each has sent on, dropped or handed off
+ * everything it took from its rings (a descheduled worker can hold a batch for a while on a busy
+ * machine, with every ring empty).
+ */
+export function workersIdle(pool: WorkerPool): boolean {
+  const snapshot = pool.counters.snapshot();
+  const stats = pool.workerStats();
+  return snapshot.perWorker.every(
+    (w, i) => w.rxPackets === w.txPackets + w.dropPackets + (stats[i]?.handoffsOut ?? 0),
+  );
 }
 
 /** One worker's figures over a measuring window. */
