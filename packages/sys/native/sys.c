@@ -1,0 +1,446 @@
+/*
+ * The system calls the io adapters need and Node has no API for. Packets are parsed and built in
+ * TypeScript; this file opens descriptors and moves bytes between them and caller-owned buffers.
+ *
+ *   tunFeatures() -> IFF_* flags the kernel's TUN driver offers (TUNGETFEATURES), or -errno
+ *   openTun(name, multiQueue) -> fd   one queue of TUN device `name` (IFF_TUN | IFF_NO_PI, and
+ *                                     IFF_MULTI_QUEUE when asked), non-blocking
+ *   openRaw(family, protocol, headerIncluded) -> fd
+ *                                     a non-blocking raw IP socket (4 or 6); with headerIncluded the
+ *                                     caller writes the IP header (IP_HDRINCL / IPV6_HDRINCL); IPv6
+ *                                     sockets report each packet's destination (IPV6_RECVPKTINFO)
+ *   readBatch(fd, bytes, offsets, lengths, count, capacity) -> packets read
+ *                                     read() into bytes[offsets[i], +capacity) until EAGAIN or count
+ *   writeBatch(fd, bytes, offsets, lengths, count) -> packets written
+ *   recvBatch(fd, bytes, offsets, lengths, count, capacity, addresses) -> packets received
+ *                                     recvmmsg(); addresses gets 32 bytes per packet: the source, then
+ *                                     the destination (IPv6 only), IPv4 in the first 4 bytes of each
+ *   sendBatch(fd, family, bytes, offsets, lengths, addresses, count) -> packets sent
+ *                                     sendmmsg() to the addresses (16 bytes per packet, IPv4 first 4)
+ *   watch(fd, callback) -> handle     calls callback(status) on the event loop whenever fd is readable
+ *   unwatch(handle)
+ * Failures come back as negative errno values (a batch call returns what it moved before the first
+ * failure, or -errno when it moved nothing); only wrong argument types throw.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <node_api.h>
+#include <uv.h>
+
+#ifndef IFF_MULTI_QUEUE
+#define IFF_MULTI_QUEUE 0x0100
+#endif
+#ifndef IPV6_HDRINCL
+#define IPV6_HDRINCL 36
+#endif
+
+/* Most packets one recvmmsg/sendmmsg call moves. */
+#define MAX_BATCH 64
+
+static napi_value number(napi_env env, double value) {
+  napi_value out;
+  napi_create_double(env, value, &out);
+  return out;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "missing arguments");
+    return 0;
+  }
+  return 1;
+}
+
+static int get_int(napi_env env, napi_value value, int32_t *out) {
+  if (napi_get_value_int32(env, value, out) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected an integer");
+    return 0;
+  }
+  return 1;
+}
+
+static int get_bool(napi_env env, napi_value value, int *out) {
+  bool b;
+  if (napi_get_value_bool(env, value, &b) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a boolean");
+    return 0;
+  }
+  *out = b ? 1 : 0;
+  return 1;
+}
+
+static int get_array(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *length) {
+  napi_typedarray_type type;
+  void *raw = NULL;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, NULL, NULL) != napi_ok || type != want) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                          want == napi_uint8_array ? "expected a Uint8Array" : "expected a Uint32Array");
+    return 0;
+  }
+  *data = raw;
+  if (raw == NULL) *length = 0;
+  return 1;
+}
+
+/* The packet buffers of a batch call: bytes, offsets and lengths, checked against each other. */
+typedef struct {
+  uint8_t *bytes;
+  size_t byte_length;
+  uint32_t *offsets;
+  uint32_t *lengths;
+  int32_t count;
+} batch_t;
+
+static int get_batch(napi_env env, napi_value *argv, int32_t count, batch_t *b) {
+  size_t offsets_length, lengths_length;
+  if (!get_array(env, argv[0], napi_uint8_array, (void **)&b->bytes, &b->byte_length) ||
+      !get_array(env, argv[1], napi_uint32_array, (void **)&b->offsets, &offsets_length) ||
+      !get_array(env, argv[2], napi_uint32_array, (void **)&b->lengths, &lengths_length))
+    return 0;
+  if (count < 0 || (size_t)count > offsets_length || (size_t)count > lengths_length) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "count exceeds the offsets or lengths");
+    return 0;
+  }
+  b->count = count;
+  return 1;
+}
+
+/* Whether [offset, offset + length) lies inside the buffer: the kernel must never write past it. */
+static int span_ok(const batch_t *b, int32_t i, size_t length) {
+  size_t offset = b->offsets[i];
+  return offset <= b->byte_length && length <= b->byte_length - offset;
+}
+
+static napi_value sys_tun_features(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return number(env, -errno);
+  unsigned int features = 0;
+  int rc = ioctl(fd, TUNGETFEATURES, &features);
+  int err = errno;
+  close(fd);
+  return number(env, rc < 0 ? -err : (double)features);
+}
+
+static napi_value sys_open_tun(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int multi_queue;
+  if (!get_args(env, info, 2, argv) || !get_bool(env, argv[1], &multi_queue)) return NULL;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  size_t name_length = 0;
+  if (napi_get_value_string_utf8(env, argv[0], ifr.ifr_name, IFNAMSIZ, &name_length) != napi_ok ||
+      name_length == 0 || name_length >= IFNAMSIZ - 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected an interface name of 1 to 14 bytes");
+    return NULL;
+  }
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0);
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return number(env, -errno);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    return number(env, -err);
+  }
+  return number(env, fd);
+}
+
+static napi_value sys_open_raw(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t family, protocol;
+  int header_included;
+  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], &family) || !get_int(env, argv[1], &protocol) ||
+      !get_bool(env, argv[2], &header_included))
+    return NULL;
+  if (family != 4 && family != 6) return number(env, -EAFNOSUPPORT);
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd < 0) return number(env, -errno);
+  int on = 1;
+  int rc = 0;
+  if (family == 6) rc = setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
+  if (rc == 0 && header_included) {
+    rc = family == 4 ? setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &on, sizeof on)
+                     : setsockopt(fd, IPPROTO_IPV6, IPV6_HDRINCL, &on, sizeof on);
+  }
+  if (rc < 0) {
+    int err = errno;
+    close(fd);
+    return number(env, -err);
+  }
+  return number(env, fd);
+}
+
+static napi_value sys_read_batch(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  int32_t fd, count, capacity;
+  batch_t b;
+  if (!get_args(env, info, 6, argv) || !get_int(env, argv[0], &fd) || !get_int(env, argv[4], &count) ||
+      !get_int(env, argv[5], &capacity) || !get_batch(env, argv + 1, count, &b))
+    return NULL;
+  int32_t n = 0;
+  while (n < b.count) {
+    if (capacity <= 0 || !span_ok(&b, n, (size_t)capacity)) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "a packet span runs past the buffer");
+      return NULL;
+    }
+    ssize_t got = read(fd, b.bytes + b.offsets[n], (size_t)capacity);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (n == 0 && errno != EAGAIN) return number(env, -errno);
+      break;
+    }
+    b.lengths[n++] = (uint32_t)got;
+  }
+  return number(env, n);
+}
+
+static napi_value sys_write_batch(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int32_t fd, count;
+  batch_t b;
+  if (!get_args(env, info, 5, argv) || !get_int(env, argv[0], &fd) || !get_int(env, argv[4], &count) ||
+      !get_batch(env, argv + 1, count, &b))
+    return NULL;
+  int32_t n = 0;
+  while (n < b.count) {
+    if (!span_ok(&b, n, b.lengths[n])) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "a packet span runs past the buffer");
+      return NULL;
+    }
+    ssize_t put = write(fd, b.bytes + b.offsets[n], b.lengths[n]);
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      if (n == 0) return number(env, -errno);
+      break;
+    }
+    n++;
+  }
+  return number(env, n);
+}
+
+static napi_value sys_recv_batch(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  int32_t fd, count, capacity;
+  batch_t b;
+  uint8_t *addresses;
+  size_t addresses_length;
+  if (!get_args(env, info, 7, argv) || !get_int(env, argv[0], &fd) || !get_int(env, argv[4], &count) ||
+      !get_int(env, argv[5], &capacity) || !get_batch(env, argv + 1, count, &b) ||
+      !get_array(env, argv[6], napi_uint8_array, (void **)&addresses, &addresses_length))
+    return NULL;
+  if (count > MAX_BATCH) count = MAX_BATCH;
+  if ((size_t)count * 32 > addresses_length) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "addresses holds fewer than 32 bytes per packet");
+    return NULL;
+  }
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iovs[MAX_BATCH];
+  struct sockaddr_storage names[MAX_BATCH];
+  /* Room for one IPV6_PKTINFO control message per packet. */
+  uint64_t control[MAX_BATCH][8];
+  memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
+  for (int32_t i = 0; i < count; i++) {
+    if (capacity <= 0 || !span_ok(&b, i, (size_t)capacity)) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "a packet span runs past the buffer");
+      return NULL;
+    }
+    iovs[i].iov_base = b.bytes + b.offsets[i];
+    iovs[i].iov_len = (size_t)capacity;
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &names[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof names[i];
+    msgs[i].msg_hdr.msg_control = control[i];
+    msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+  }
+  int got;
+  do {
+    got = recvmmsg(fd, msgs, (unsigned int)count, MSG_DONTWAIT, NULL);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) return number(env, errno == EAGAIN ? 0 : -errno);
+  for (int i = 0; i < got; i++) {
+    uint8_t *out = addresses + (size_t)i * 32;
+    memset(out, 0, 32);
+    b.lengths[i] = msgs[i].msg_len;
+    if (names[i].ss_family == AF_INET) {
+      memcpy(out, &((struct sockaddr_in *)&names[i])->sin_addr, 4);
+    } else if (names[i].ss_family == AF_INET6) {
+      memcpy(out, &((struct sockaddr_in6 *)&names[i])->sin6_addr, 16);
+    }
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != NULL; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+      if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+        memcpy(out + 16, &((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_addr, 16);
+      }
+    }
+  }
+  return number(env, got);
+}
+
+static napi_value sys_send_batch(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  int32_t fd, family, count;
+  batch_t b;
+  uint8_t *addresses;
+  size_t addresses_length;
+  if (!get_args(env, info, 7, argv) || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &family) ||
+      !get_int(env, argv[6], &count) || !get_batch(env, argv + 2, count, &b) ||
+      !get_array(env, argv[5], napi_uint8_array, (void **)&addresses, &addresses_length))
+    return NULL;
+  if (count > MAX_BATCH) count = MAX_BATCH;
+  if ((size_t)count * 16 > addresses_length) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "addresses holds fewer than 16 bytes per packet");
+    return NULL;
+  }
+  if (family != 4 && family != 6) return number(env, -EAFNOSUPPORT);
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iovs[MAX_BATCH];
+  struct sockaddr_storage names[MAX_BATCH];
+  memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
+  memset(names, 0, sizeof(struct sockaddr_storage) * (size_t)count);
+  for (int32_t i = 0; i < count; i++) {
+    if (!span_ok(&b, i, b.lengths[i])) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "a packet span runs past the buffer");
+      return NULL;
+    }
+    iovs[i].iov_base = b.bytes + b.offsets[i];
+    iovs[i].iov_len = b.lengths[i];
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &names[i];
+    if (family == 4) {
+      struct sockaddr_in *sin = (struct sockaddr_in *)&names[i];
+      sin->sin_family = AF_INET;
+      memcpy(&sin->sin_addr, addresses + (size_t)i * 16, 4);
+      msgs[i].msg_hdr.msg_namelen = sizeof *sin;
+    } else {
+      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&names[i];
+      sin6->sin6_family = AF_INET6;
+      memcpy(&sin6->sin6_addr, addresses + (size_t)i * 16, 16);
+      msgs[i].msg_hdr.msg_namelen = sizeof *sin6;
+    }
+  }
+  int sent;
+  do {
+    sent = sendmmsg(fd, msgs, (unsigned int)count, MSG_DONTWAIT);
+  } while (sent < 0 && errno == EINTR);
+  return number(env, sent < 0 ? -errno : sent);
+}
+
+/* A readability watch: libuv polls the fd on Node's own event loop and calls back into JavaScript. */
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+  int stopped;
+} watcher_t;
+
+static void on_closed(uv_handle_t *handle) {
+  watcher_t *w = handle->data;
+  free(w);
+}
+
+static void on_readable(uv_poll_t *poll, int status, int events) {
+  (void)events;
+  watcher_t *w = poll->data;
+  if (w->stopped) return;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback, receiver, argument;
+  napi_get_reference_value(env, w->callback, &callback);
+  napi_get_global(env, &receiver);
+  napi_create_int32(env, status, &argument);
+  if (napi_make_callback(env, w->context, receiver, callback, 1, &argument, NULL) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void stop_watcher(watcher_t *w) {
+  if (w->stopped) return;
+  w->stopped = 1;
+  uv_poll_stop(&w->poll);
+  napi_delete_reference(w->env, w->callback);
+  napi_async_destroy(w->env, w->context);
+  uv_close((uv_handle_t *)&w->poll, on_closed);
+}
+
+static napi_value sys_watch(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], &fd)) return NULL;
+  napi_valuetype type;
+  napi_typeof(env, argv[1], &type);
+  if (type != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a callback");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return NULL;
+  watcher_t *w = calloc(1, sizeof *w);
+  if (w == NULL) return number(env, -ENOMEM);
+  w->env = env;
+  w->poll.data = w;
+  int rc = uv_poll_init(loop, &w->poll, fd);
+  if (rc < 0) {
+    free(w);
+    return number(env, rc);
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "espresso:fd-watch", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, argv[1], 1, &w->callback);
+  napi_async_init(env, NULL, name, &w->context);
+  rc = uv_poll_start(&w->poll, UV_READABLE, on_readable);
+  if (rc < 0) {
+    stop_watcher(w);
+    return number(env, rc);
+  }
+  napi_value handle;
+  napi_create_external(env, w, NULL, NULL, &handle);
+  return handle;
+}
+
+static napi_value sys_unwatch(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  void *data;
+  if (napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a watch handle");
+    return NULL;
+  }
+  stop_watcher(data);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"tunFeatures", NULL, sys_tun_features, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openTun", NULL, sys_open_tun, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openRaw", NULL, sys_open_raw, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readBatch", NULL, sys_read_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writeBatch", NULL, sys_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"recvBatch", NULL, sys_recv_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendBatch", NULL, sys_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"watch", NULL, sys_watch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unwatch", NULL, sys_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,12 @@
+export {
+  loadSysAddon,
+  requireSysAddon,
+  type SysAddon,
+  SysError,
+  type SysErrorCode,
+  sysAddonPath,
+} from './addon.ts';
+export { Errno, errnoName } from './errno.ts';
+export { FdWatch } from './fd-watch.ts';
+export { openRawSocket } from './raw-socket.ts';
+export { IFF_MULTI_QUEUE, openTun, type TunDevice } from './tun.ts';
