@@ -7,6 +7,7 @@ import { createMetrics, registerMetricsRoute } from './metrics.ts';
 import { registerProblemHandlers } from './problem-reply.ts';
 import { registerConfigRoutes } from './routes/config.ts';
 import { registerEventRoutes, type StreamRegistry } from './routes/events.ts';
+import { registerOffloadRoutes } from './routes/offload.ts';
 import { registerPolicyRoutes } from './routes/policies.ts';
 import { registerSaGroupRoutes } from './routes/sa-groups.ts';
 import { registerSaRoutes } from './routes/sas.ts';
@@ -55,5 +56,6 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
   registerPolicyRoutes(app, cp);
   registerConfigRoutes(app, cp);
   registerStatsRoutes(app, cp);
+  registerOffloadRoutes(app, cp);
   return app;
 }

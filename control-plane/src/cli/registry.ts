@@ -1,6 +1,7 @@
 import type { Command } from './command.ts';
 import { configCommand } from './commands/config.ts';
 import { monitorCommand } from './commands/monitor.ts';
+import { offloadCommand } from './commands/offload.ts';
 import { policyCommand } from './commands/policy.ts';
 import { processCommand } from './commands/process.ts';
 import { saCommand } from './commands/sa.ts';
@@ -17,6 +18,7 @@ export const commands: readonly Command[] = [
   spiCommand,
   configCommand,
   statsCommand,
+  offloadCommand,
   monitorCommand,
   processCommand,
   versionCommand,
