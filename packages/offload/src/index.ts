@@ -10,5 +10,6 @@ export { Op as EmulatorOp, parseMac } from './emulated-nic/mailbox.ts';
 export * from './lifetime-budget.ts';
 export * from './placement.ts';
 export * from './placement-manager.ts';
+export * from './placement-view.ts';
 export * from './registry.ts';
 export * from './result.ts';
