@@ -29,6 +29,11 @@ export interface DatapathStorage {
   readonly progress: SaProgressStorage;
   readonly steering: SteeringStorage;
   readonly control: ControlStorage;
+  /**
+   * io's doorbell: every ring out of a worker (tx and hand-off) rings it after a push, so an io loop
+   * that sleeps on it (Atomics.waitAsync on the main thread) wakes for the workers' packets.
+   */
+  readonly ioDoorbell: SharedArrayBuffer;
 }
 
 /** The packet pool thread index of worker `w`. */
@@ -45,17 +50,17 @@ export function createDatapathStorage(options: ResolvedPoolOptions): DatapathSto
     headroom: options.headroom,
   });
   const rings: WorkerRingStorage[] = [];
+  const ioDoorbell = createDoorbellStorage();
   for (let w = 0; w < workers; w++) {
     const doorbell = createDoorbellStorage();
-    const ring = (kind: RingKind, consumerDoorbell: SharedArrayBuffer | null) =>
+    const ring = (kind: RingKind, consumerDoorbell: SharedArrayBuffer) =>
       createRingStorage({ capacity: options.ringCapacity, id: ringId(w, kind), doorbell: consumerDoorbell });
     rings.push({
       rxOutbound: ring(RingKind.rxOutbound, doorbell),
       rxInbound: ring(RingKind.rxInbound, doorbell),
-      // io polls its side; nobody sleeps on these.
-      txOutside: ring(RingKind.txOutside, null),
-      txInside: ring(RingKind.txInside, null),
-      handoff: ring(RingKind.handoff, null),
+      txOutside: ring(RingKind.txOutside, ioDoorbell),
+      txInside: ring(RingKind.txInside, ioDoorbell),
+      handoff: ring(RingKind.handoff, ioDoorbell),
       doorbell,
     });
   }
@@ -68,5 +73,6 @@ export function createDatapathStorage(options: ResolvedPoolOptions): DatapathSto
     progress: createSaProgressStorage(options.saSlots),
     steering: createSteeringStorage(options.saSlots),
     control: createControlStorage(workers),
+    ioDoorbell,
   };
 }
