@@ -57,6 +57,11 @@ export const DropReason = {
   iptfsUnknownSubtype: 41,
   iptfsLate: 42,
   workerLost: 43,
+  // Gateway io (outside fragments, the way out)
+  fragmentTimeout: 44,
+  fragmentOverlap: 45,
+  fragmentLimit: 46,
+  noOutsidePath: 47,
 } as const;
 
 export type DropReason = (typeof DropReason)[keyof typeof DropReason];
@@ -115,6 +120,19 @@ const info: Record<keyof typeof DropReason, [linux: string | null, description: 
   iptfsUnknownSubtype: ['XfrmInIptfsError', 'AGGFRAG payload sub-type is neither 0 nor 1'],
   iptfsLate: ['XfrmInIptfsError', 'IP-TFS outer packet arrived after the reorder window gave up its place'],
   workerLost: [null, 'queued to, or held by, a datapath thread that died; its slot was reclaimed'],
+  fragmentTimeout: [
+    'XfrmInHdrError',
+    'outer fragments whose datagram was not complete before the reassembly timeout',
+  ],
+  fragmentOverlap: [
+    'XfrmInHdrError',
+    'outer fragment overlapping another of its datagram (RFC 5722): datagram discarded',
+  ],
+  fragmentLimit: [
+    'XfrmInBufferError',
+    'outer reassembly limit: too many datagrams or fragments, or larger than a slot',
+  ],
+  noOutsidePath: ['XfrmOutError', 'no way out: not ESP in UDP and no raw socket, or the socket refused it'],
 };
 
 function snake(name: string): string {
