@@ -7,8 +7,11 @@ export type {
   WorkerProbe,
   WorkerReport,
 } from './control/messages.ts';
+export { PacketCollector, type PacketVisitor } from './io/packet-collector.ts';
+export { PacketInjector, type Side } from './io/packet-injector.ts';
 export { PoolIo, type WorkerRings } from './io/pool-io.ts';
 export {
+  type ClockSource,
   defaultWorkerCount,
   type IdlePolicy,
   MAX_WORKERS,
@@ -30,6 +33,15 @@ export {
 export { createDatapathStorage, type DatapathStorage, poolThreadOf } from './shared/datapath-storage.ts';
 export { RING_KINDS, RingKind, ringId, type WorkerRingStorage } from './shared/ring-layout.ts';
 export { SaProgress, type SaProgressStorage } from './shared/sa-progress.ts';
+export {
+  readHandoffTarget,
+  readSlotStamp,
+  readSlotTag,
+  SLOT_METADATA_BYTES,
+  stampView,
+  writeSlotStamp,
+  writeSlotTag,
+} from './shared/slot-headroom.ts';
 export { SpiSteeringTable, type SteeringStorage } from './shared/spi-steering-table.ts';
 export { ControlWord, WorkerExtra } from './shared/worker-control.ts';
 export { flowHash, workerOfHash } from './steering/flow-hash.ts';

@@ -161,7 +161,7 @@ async function run(
   return { records, nonIp };
 }
 
-async function readNext(
+export async function readNext(
   records: AsyncIterator<CaptureRecord>,
   input: string,
 ): Promise<IteratorResult<CaptureRecord>> {
@@ -176,7 +176,7 @@ async function readNext(
   }
 }
 
-async function checkInput(input: string): Promise<void> {
+export async function checkInput(input: string): Promise<void> {
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(input);
@@ -192,7 +192,7 @@ async function checkInput(input: string): Promise<void> {
   }
 }
 
-function openOutput(partial: string, output: string, format: CaptureFormat): CaptureWriter {
+export function openOutput(partial: string, output: string, format: CaptureFormat): CaptureWriter {
   let fd: number;
   try {
     fd = openSync(partial, 'w');
@@ -205,7 +205,7 @@ function openOutput(partial: string, output: string, format: CaptureFormat): Cap
     : new PcapWriter(stream, { linkType: LinkType.raw });
 }
 
-async function guardOutput<T>(output: string, task: () => Promise<T>): Promise<T> {
+export async function guardOutput<T>(output: string, task: () => Promise<T>): Promise<T> {
   try {
     return await task();
   } catch (error) {
@@ -213,6 +213,6 @@ async function guardOutput<T>(output: string, task: () => Promise<T>): Promise<T
   }
 }
 
-function outputError(output: string, error: unknown): CaptureOutputError {
+export function outputError(output: string, error: unknown): CaptureOutputError {
   return new CaptureOutputError(`${output}: cannot write the capture: ${systemReason(error)}`);
 }

@@ -1,5 +1,12 @@
 import { DropReason } from '@espresso/counters';
-import { createPacketVector, EspInbound, type PacketVector, setPacket, VERDICT_FORWARD } from '@espresso/esp';
+import {
+  countDrop,
+  createPacketVector,
+  EspInbound,
+  type PacketVector,
+  setPacket,
+  VERDICT_FORWARD,
+} from '@espresso/esp';
 import { Direction, Verdict } from '@espresso/spd';
 import {
   createFlowKey,
@@ -107,6 +114,8 @@ export class InboundStage {
       }
       const reason = this.policyCheck(v, j, route);
       if (reason !== VERDICT_FORWARD) {
+        // The SA delivered it, and it is the SA's traffic that failed the check: counted there too.
+        if (route.runtime !== null) countDrop(route.runtime.counters, reason);
         this.reason[i] = reason;
         continue;
       }

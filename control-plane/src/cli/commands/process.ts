@@ -1,7 +1,9 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { MAX_WORKERS } from '@espresso/workers';
 import { systemReason } from '../../config/config-file.ts';
 import { ConfigFileError } from '../../config/config-issue.ts';
+import { processCaptureOnPool } from '../../datapath/pool-capture.ts';
 import { loadProcessConfig } from '../../process/config-load.ts';
 import {
   type CaptureFormat,
@@ -17,7 +19,8 @@ import { type Command, type ParsedArgs, requireOption, stringOption, UsageError 
 
 const usage = `espresso process --config FILE --in IN.pcap --out OUT.pcap --from inside|outside [options]
 
-Runs a capture through the datapath, on one thread, and writes what comes out.
+Runs a capture through the datapath, on one thread (or on the worker pool with --workers), and
+writes what comes out, in input order.
 
   --from inside    IN holds plaintext packets: each is classified by the outbound policies of the
                    configuration and protected with the SA its policy names (or bypassed, or dropped)
@@ -32,6 +35,8 @@ Options:
   --format F       pcap or pcapng, whatever the output name
   --stats FILE     also write the counters as JSON
   --batch N        packets per batch, 1..4096 (default ${defaultBatchSize})
+  --workers N      run on N datapath worker threads: SAs on their owners, flows steered by hash,
+                   ESP by SPI; packets larger than 9216 bytes are dropped (tooBig)
   --quiet          print no summary
 
 Exit status: 0 processed (whatever was dropped: see the counters); 1 the input could not be read
@@ -50,6 +55,7 @@ export const processCommand: Command = {
     stats: { type: 'string' },
     format: { type: 'string' },
     batch: { type: 'string' },
+    workers: { type: 'string' },
     quiet: { type: 'boolean' },
   },
   async run(args, io) {
@@ -71,14 +77,18 @@ export const processCommand: Command = {
       );
     }
     try {
-      const stats = await processCapture({
+      const capture = {
         config,
         from: options.from,
         input: options.input,
         output: options.output,
         format: options.format,
         batchSize: options.batch,
-      });
+      };
+      const stats =
+        options.workers === undefined
+          ? await processCapture(capture)
+          : await processCaptureOnPool({ ...capture, workers: options.workers });
       if (options.stats !== undefined) {
         // The run counts as done only with its statistics: without them, no output is left either.
         await writeStats(options.stats, stats).catch(async (error: unknown) => {
@@ -106,6 +116,7 @@ interface ProcessOptions {
   readonly stats: string | undefined;
   readonly format: CaptureFormat;
   readonly batch: number;
+  readonly workers: number | undefined;
   readonly quiet: boolean;
 }
 
@@ -126,6 +137,11 @@ function processOptions(args: ParsedArgs): ProcessOptions {
   if (!Number.isInteger(batch) || batch < 1 || batch > 4096) {
     throw new UsageError('--batch must be an integer from 1 to 4096');
   }
+  const workersText = stringOption(args, 'workers');
+  const workers = workersText === undefined ? undefined : Number(workersText);
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS)) {
+    throw new UsageError(`--workers must be an integer from 1 to ${MAX_WORKERS}`);
+  }
   const stats = stringOption(args, 'stats');
   const paths = new Map<string, string>([[resolve(input), '--in']]);
   for (const [name, path] of [
@@ -138,7 +154,7 @@ function processOptions(args: ParsedArgs): ProcessOptions {
     if (other !== undefined) throw new UsageError(`${name} names the same file as ${other}`);
     paths.set(resolve(path), name);
   }
-  return { config, input, output, from, stats, format, batch, quiet: args.values.quiet === true };
+  return { config, input, output, from, stats, format, batch, workers, quiet: args.values.quiet === true };
 }
 
 /** Written beside its final name and renamed, so a reader never sees half a document. */

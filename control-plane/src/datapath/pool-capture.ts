@@ -1,0 +1,335 @@
+import { rename, rm } from 'node:fs/promises';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
+import { DropReason, dropReasonCount, dropReasonName } from '@espresso/counters';
+import type { SaConfig } from '@espresso/esp';
+import { type CaptureRecord, type CaptureWriter, type PacketToWrite, readCapture } from '@espresso/pcap';
+import { type GroupResourceKind, type SaBinding, splitKeys } from '@espresso/sad';
+import { compileSpd } from '@espresso/spd';
+import { PacketCollector, PacketInjector, type PacketVisitor, WorkerPool } from '@espresso/workers';
+import {
+  checkInput,
+  defaultBatchSize,
+  formatForPath,
+  guardOutput,
+  openOutput,
+  outputError,
+  type ProcessCaptureOptions,
+  partialPath,
+  readNext,
+} from '../process/pipeline.ts';
+import type { ProcessConfig, ProcessSa } from '../process/process-config.ts';
+import type { ProcessSide, ProcessStats, SaStats } from '../process/process-stats.ts';
+
+export interface PoolCaptureOptions extends ProcessCaptureOptions {
+  /** Datapath worker threads. */
+  readonly workers: number;
+  /** Largest IP packet a slot holds; bigger ones are dropped as tooBig. Default 9216. */
+  readonly mtu?: number;
+}
+
+/**
+ * `espresso process --workers N`: the same run as `processCapture`, on the worker pool. The
+ * configuration's SAs are installed on the pool (each on one owner) and its policies applied as an SPD
+ * snapshot; io (this thread) copies each IP packet of the capture into a slot, stamps it with its capture
+ * time (the pool runs on a stamped clock, so lifetimes follow the capture) and its index, and steers it:
+ * plaintext by flow hash, ESP by SPI. What comes out is put back in input order a window at a time
+ * (io waits until every packet of the window came out or was counted dropped) and written with its
+ * input timestamp. Output goes to `<output>.partial` and is renamed when everything succeeded.
+ *
+ * A per-worker SA group with no fallback SA has its SA for worker 0 serve as the fallback, since the
+ * configuration was written for one thread.
+ */
+export async function processCaptureOnPool(options: PoolCaptureOptions): Promise<ProcessStats> {
+  const budget = options.batchSize ?? defaultBatchSize;
+  const format = options.format ?? formatForPath(options.output);
+  await checkInput(options.input);
+  const window = Math.max(512, 2 * budget * options.workers);
+  const pool = await WorkerPool.start({
+    workers: options.workers,
+    budget,
+    ringCapacity: Math.max(256, 2 * budget),
+    mtu: options.mtu ?? 9216,
+    slots: window + options.workers * 512 + 512,
+    clock: 'stamped',
+    maxPolicies: Math.max(1, options.config.policies.length),
+    saSlots: Math.max(1, options.config.sas.length),
+    spareThreads: 0,
+  });
+  const partial = partialPath(options.output);
+  let writer: CaptureWriter | null = null;
+  try {
+    await installConfig(pool, options.config);
+    writer = openOutput(partial, options.output, format);
+    const run = new CaptureRun(pool, options.from, window, writer, options.output);
+    const totals = await run.replay(options.input);
+    await guardOutput(options.output, () => writer!.close());
+    writer = null;
+    await guardOutput(options.output, () => rename(partial, options.output));
+    return poolStats(pool, options.config, options.from, totals, format);
+  } catch (error) {
+    if (writer !== null) await writer.close().catch(() => undefined);
+    await rm(partial, { force: true });
+    throw error;
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The resource kind of each SA group, as the policies that use it have it. */
+function groupKinds(config: ProcessConfig): Map<string, GroupResourceKind> {
+  const bySa = new Map<string, GroupResourceKind>();
+  for (const bound of config.policySas.values()) {
+    if (bound.kind !== 'group') continue;
+    for (const name of bound.names) bySa.set(name, bound.resource);
+  }
+  const byGroup = new Map<string, GroupResourceKind>();
+  for (const sa of config.sas) {
+    const kind = bySa.get(sa.name);
+    if (sa.group !== null && kind !== undefined) byGroup.set(sa.group, kind);
+  }
+  return byGroup;
+}
+
+function bindingOf(sa: ProcessSa, kinds: ReadonlyMap<string, GroupResourceKind>, config: ProcessConfig) {
+  if (sa.group === null) return { binding: null, resourceKind: null };
+  const resourceKind = kinds.get(sa.group) ?? 'worker';
+  const members = config.sas.filter(
+    (other) => other.group === sa.group && other.config.direction === sa.config.direction,
+  );
+  const hasFallback = members.some((other) => other.resource === null);
+  const servesAll = resourceKind === 'worker' && !hasFallback && sa.resource === 0;
+  const binding: SaBinding =
+    sa.resource === null || servesAll
+      ? { group: sa.group, fallback: true }
+      : { group: sa.group, resource: sa.resource };
+  return { binding, resourceKind };
+}
+
+async function installConfig(pool: WorkerPool, config: ProcessConfig): Promise<void> {
+  const kinds = groupKinds(config);
+  for (const sa of config.sas) {
+    const { stored, keys } = splitKeys(sa.config as SaConfig);
+    const { binding, resourceKind } = bindingOf(sa, kinds, config);
+    try {
+      await pool.install({ name: sa.name, generation: 1, config: stored, keys, binding, resourceKind });
+    } finally {
+      keys.encryptionKey.fill(0);
+      keys.integrityKey.fill(0);
+    }
+  }
+  await pool.applySpd(compileSpd(config.policies, 1, { defaults: { ...config.defaults, fwd: 'allow' } }));
+}
+
+interface RunTotals {
+  records: number;
+  nonIp: number;
+  packets: number;
+  bytes: number;
+  outPackets: number;
+  outBytes: number;
+  /** Packets that went on changed by ESP (protected, or decrypted). */
+  changed: number;
+  /** Drops io made itself (packets too big for a slot), by reason. */
+  readonly ioDrops: Float64Array;
+}
+
+/** One pass of a capture through the pool, in windows whose output is written in input order. */
+class CaptureRun {
+  private readonly pool: WorkerPool;
+  private readonly from: ProcessSide;
+  private readonly to: ProcessSide;
+  private readonly window: number;
+  private readonly writer: CaptureWriter;
+  private readonly output: string;
+  private readonly injector: PacketInjector;
+  private readonly collector: PacketCollector;
+  /** The window's packets, by index in the window: what came out (or null), and input times. */
+  private readonly out: (Uint8Array | null)[];
+  private readonly seconds: Float64Array;
+  private readonly nanoseconds: Uint32Array;
+  private readonly totals: RunTotals = {
+    records: 0,
+    nonIp: 0,
+    packets: 0,
+    bytes: 0,
+    outPackets: 0,
+    outBytes: 0,
+    changed: 0,
+    ioDrops: new Float64Array(dropReasonCount),
+  };
+  private fed = 0;
+  private came = 0;
+  private dropsAtStart = 0;
+  private readonly visit: PacketVisitor = (bytes, offset, length, _worker, tag, moved) => {
+    this.out[tag] = bytes.slice(offset, offset + length);
+    this.came++;
+    this.totals.outPackets++;
+    this.totals.outBytes += length;
+    if (moved) this.totals.changed++;
+  };
+
+  constructor(pool: WorkerPool, from: ProcessSide, window: number, writer: CaptureWriter, output: string) {
+    this.pool = pool;
+    this.from = from;
+    this.to = from === 'inside' ? 'outside' : 'inside';
+    this.window = window;
+    this.writer = writer;
+    this.output = output;
+    this.injector = new PacketInjector(pool.io);
+    this.collector = new PacketCollector(pool.io);
+    this.out = new Array<Uint8Array | null>(window).fill(null);
+    this.seconds = new Float64Array(window);
+    this.nanoseconds = new Uint32Array(window);
+  }
+
+  async replay(input: string): Promise<RunTotals> {
+    const iterator = readCapture(input)[Symbol.asyncIterator]();
+    let firstTime = Number.NaN;
+    try {
+      for (;;) {
+        const next = await readNext(iterator, input);
+        if (next.done === true) break;
+        const record: CaptureRecord = next.value;
+        this.totals.records++;
+        if (record.networkOffset < 0) {
+          this.totals.nonIp++;
+          continue;
+        }
+        if (Number.isNaN(firstTime)) firstTime = record.seconds + record.nanoseconds / 1e9;
+        await this.feed(record, record.seconds + record.nanoseconds / 1e9 - firstTime);
+        if (this.fed === this.window) await this.closeWindow();
+      }
+      await this.closeWindow();
+    } finally {
+      await iterator.return?.(undefined).catch(() => undefined);
+    }
+    return this.totals;
+  }
+
+  private async feed(record: CaptureRecord, time: number): Promise<void> {
+    const index = this.fed++;
+    this.seconds[index] = record.seconds;
+    this.nanoseconds[index] = record.nanoseconds;
+    this.out[index] = null;
+    const length = record.networkLength;
+    this.totals.packets++;
+    this.totals.bytes += length;
+    const injector = this.injector;
+    if (length > this.pool.io.packets.mtu) {
+      this.totals.ioDrops[DropReason.tooBig]!++;
+      this.came++;
+      return;
+    }
+    let slot = injector.load(record.data, record.networkOffset, length);
+    while (slot < 0) {
+      await this.collect();
+      slot = injector.load(record.data, record.networkOffset, length);
+    }
+    injector.tag(slot, index);
+    injector.stamp(slot, time);
+    const worker = injector.steer(slot, length, this.from);
+    while (!injector.push(slot, length, this.from, worker)) await this.collect();
+  }
+
+  /** Waits until every packet of the window came out or was dropped, then writes them in input order. */
+  private async closeWindow(): Promise<void> {
+    while (this.came + this.drops() - this.dropsAtStart < this.fed) await this.collect();
+    const packet: PacketToWrite = {
+      bytes: new Uint8Array(0),
+      offset: 0,
+      length: 0,
+      seconds: 0,
+      nanoseconds: 0,
+    };
+    try {
+      for (let i = 0; i < this.fed; i++) {
+        const bytes = this.out[i];
+        if (bytes === null || bytes === undefined) continue;
+        packet.bytes = bytes;
+        packet.length = bytes.length;
+        packet.seconds = this.seconds[i]!;
+        packet.nanoseconds = this.nanoseconds[i]!;
+        await this.writer.write(packet);
+        this.out[i] = null;
+      }
+    } catch (error) {
+      throw outputError(this.output, error);
+    }
+    this.fed = 0;
+    this.came = 0;
+    this.dropsAtStart = this.drops();
+  }
+
+  /** Takes what the workers sent on and relays hand-offs; lets the event loop run when nothing came. */
+  private async collect(): Promise<void> {
+    this.pool.io.pump();
+    if (this.collector.collect(this.to, this.visit) === 0) await yieldToEvents();
+  }
+
+  /** Packets dropped so far, by the workers and by io's relays. */
+  private drops(): number {
+    const io = this.pool.io.drops.reduce((a, b) => a + b, 0);
+    return this.pool.totalDrops() + io;
+  }
+}
+
+/** The statistics document of `espresso process`, from the pool's counters. */
+function poolStats(
+  pool: WorkerPool,
+  config: ProcessConfig,
+  from: ProcessSide,
+  totals: RunTotals,
+  format: 'pcap' | 'pcapng',
+): ProcessStats {
+  const byReason: Record<string, number> = {};
+  let total = 0;
+  const workerDrops = pool.counters.snapshot().drops;
+  for (let r = 0; r < dropReasonCount; r++) {
+    const name = dropReasonName(r);
+    const n = (workerDrops[name] ?? 0) + totals.ioDrops[r]! + pool.io.drops[r]!;
+    if (n === 0) continue;
+    byReason[name] = n;
+    total += n;
+  }
+  const sas: SaStats[] = config.sas.map((entry) => {
+    const c = pool.saCounters(entry.name);
+    const drops: Record<string, number> = {};
+    c?.drops.forEach((n, r) => {
+      if (n !== 0) drops[dropReasonName(r)] = n;
+    });
+    const direction = entry.config.direction;
+    const spi =
+      typeof entry.config.spi === 'number' ? entry.config.spi : Number.parseInt(entry.config.spi, 16);
+    const next = c?.nextSequence ?? 0n;
+    return {
+      name: entry.name,
+      spi: `0x${spi.toString(16).padStart(8, '0')}`,
+      direction,
+      mode: entry.config.mode,
+      packets: c?.packets ?? 0,
+      bytes: c?.bytes ?? 0,
+      drops,
+      sequence: (direction === 'out' ? next : next - 1n).toString(),
+    };
+  });
+  const snapshot = compileSpd(config.policies, 1);
+  const policies = snapshot.policies.map((p) => ({
+    id: p.id,
+    direction: p.direction,
+    action: p.action,
+    ...(pool.policyCounters(p.id) ?? { packets: 0, bytes: 0 }),
+  }));
+  return {
+    from,
+    input: { records: totals.records, nonIp: totals.nonIp, packets: totals.packets, bytes: totals.bytes },
+    output: { packets: totals.outPackets, bytes: totals.outBytes, format },
+    protected: from === 'inside' ? totals.changed : 0,
+    decrypted: from === 'outside' ? totals.changed : 0,
+    bypassed: totals.outPackets - totals.changed,
+    drops: { total, byReason },
+    sas,
+    policies,
+    events: [],
+    eventsLost: 0,
+  };
+}
