@@ -49,6 +49,7 @@ export async function measureEncrypt(
   settings: PoolSettings,
   label: string,
   topology: SaTopology = 'per-worker',
+  pace: { readonly packetsPerSecond: number } | null = null,
 ): Promise<PipelineResult> {
   const plan = planSas(topology, {
     workers: settings.workers,
@@ -109,13 +110,23 @@ export async function measureEncrypt(
       }
       return moved;
     };
+    // Pacing: a token bucket, refilled from the clock, holds at most one step of packets.
+    let tokens = 0;
+    let lastRefill = performance.now();
     const pass = (): number => {
       let moved = 0;
+      if (pace !== null) {
+        const now = performance.now();
+        tokens = Math.min(STEP * workers, tokens + ((now - lastRefill) / 1000) * pace.packetsPerSecond);
+        lastRefill = now;
+      }
       if (feeding) {
         for (let w = 0; w < workers; w++) {
           const room = feedRoom(io.ringsOf(w).rxOutbound, io.ringsOf(w).txOutside, settings.budget);
-          if (room < 32) continue;
-          const n = generator.fill(io.packets, w, descs, Math.min(room, STEP), flags);
+          const allowed = pace === null ? room : Math.min(room, Math.floor(tokens));
+          if (allowed < (pace === null ? 32 : 1)) continue;
+          const n = generator.fill(io.packets, w, descs, Math.min(allowed, STEP), flags);
+          if (pace !== null) tokens -= n;
           if (n > 0) moved += io.sendOutbound(w, descs, n);
         }
       }

@@ -1,0 +1,3 @@
+import { main } from '../scenarios/scaling.ts';
+
+await main(process.argv.slice(2));
