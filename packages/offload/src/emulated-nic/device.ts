@@ -115,17 +115,19 @@ export class EmulatedNicDevice {
   #serve(mailbox: Mailbox): number {
     const n = mailbox.requests.pop(this.#slots, this.#slots.length);
     for (let i = 0; i < n; i++) {
-      const slot = this.#slots[i]!;
-      if (slot >= mailbox.storage.slots) continue;
+      // An index past the mailbox (a requester's garbage) is clamped into it: the device never reads
+      // or writes outside the requester's own slots.
+      const slot = Math.min(this.#slots[i]!, mailbox.storage.slots - 1);
+      this.#slots[i] = slot;
       const bytes = slotView(mailbox.storage.buffer, slot);
       const command = readCommand(bytes);
       this.#stats[DeviceStat.commands]!++;
       const reply =
         command === null ? refused('invalid', 'malformed command') : this.#handle(command, mailbox.vf);
       writeReply(bytes, reply);
-      this.#slots[0] = slot;
-      mailbox.responses.push(this.#slots, 1);
     }
+    // One push for the batch: the requester's doorbell rings once, not once per answer.
+    if (n > 0) mailbox.responses.push(this.#slots, n);
     return n;
   }
 
