@@ -27,12 +27,15 @@ export const TARGET_HEADER = ['target', 'measured', 'required', 'result', 'how']
 
 /**
  * The Markdown report of one run: what was run and on what, the targets, every table, the charts (as
- * images next to the file, `chartFile(id)` names them) and the notes.
+ * images, `chartFile(id)` names them) and the notes. `level` is the heading level of its title (2 and
+ * up when it is a section of a larger document).
  */
-export function markdownReport(report: ScenarioReport, chartFile: (id: string) => string): string {
+export function markdownReport(report: ScenarioReport, chartFile: (id: string) => string, level = 1): string {
   const m = report.machine;
+  const h = '#'.repeat(level);
+  const sub = `${h}#`;
   const out: string[] = [
-    `# ${report.title}`,
+    `${h} ${report.title}`,
     '',
     report.description,
     '',
@@ -46,17 +49,22 @@ export function markdownReport(report: ScenarioReport, chartFile: (id: string) =
     '',
   ];
   if (report.targets.length > 0) {
-    out.push('## Targets', '', table(TARGET_HEADER, targetRows(report.targets)), '');
+    out.push(`${sub} Targets`, '', table(TARGET_HEADER, targetRows(report.targets)), '');
   }
-  for (const t of report.tables) out.push(`## ${t.title}`, '', table(t.header, t.rows), '');
+  for (const t of report.tables) out.push(`${sub} ${t.title}`, '', table(t.header, t.rows), '');
   if (report.charts.length > 0) {
-    out.push('## Charts', '');
+    out.push(`${sub} Charts`, '');
     for (const c of report.charts) out.push(`![${c.title.replaceAll(']', ')')}](${chartFile(c.id)})`, '');
   }
   if (report.notes.length > 0) {
-    out.push('## Notes', '');
+    out.push(`${sub} Notes`, '');
     for (const note of report.notes) out.push(`- ${note}`);
     out.push('');
   }
   return out.join('\n');
+}
+
+/** A Markdown table whose cells may hold pipes. */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return table(header, rows);
 }
