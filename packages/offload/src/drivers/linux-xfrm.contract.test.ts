@@ -1,6 +1,6 @@
 import { driverContract } from '../testing/contract-suite.ts';
 import { gcmSaConfig, saRequest } from '../testing/fixtures.ts';
-import { createNetns, missingTool } from '../testing/iproute2-capture.ts';
+import { createNetns, netnsUnavailable } from '../testing/iproute2-capture.ts';
 import { loadNetlinkAddon } from '../xfrm/netlink-socket.ts';
 import { LinuxXfrmDriver } from './linux-xfrm.ts';
 
@@ -10,7 +10,7 @@ import { LinuxXfrmDriver } from './linux-xfrm.ts';
  * cases are skipped with its reason, and the policy cases still run.
  */
 const helper = loadNetlinkAddon();
-const cannot = typeof helper === 'string' ? helper : missingTool('ip');
+const cannot = typeof helper === 'string' ? helper : netnsUnavailable();
 
 if (cannot !== null) {
   driverContract(`linux-xfrm (cannot run: ${cannot})`, async () => {

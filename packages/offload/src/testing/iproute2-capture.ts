@@ -64,6 +64,18 @@ export function withoutSeq(bytes: Uint8Array): Uint8Array {
   return copy;
 }
 
+/** Why a network namespace cannot be made here (not root, no iproute2, a sandbox), or null. */
+export function netnsUnavailable(): string | null {
+  const missing = missingTool('ip');
+  if (missing !== null) return missing;
+  if (process.getuid?.() !== 0) return 'network namespaces need root';
+  const name = `espresso-probe-${process.pid}`;
+  const made = spawnSync('ip', ['netns', 'add', name], { encoding: 'utf8' });
+  if (made.status !== 0) return `ip netns add failed: ${made.stderr.trim()}`;
+  spawnSync('ip', ['netns', 'del', name]);
+  return null;
+}
+
 /** Creates a network namespace for a test; the returned function deletes it (call it in `after`). */
 export function createNetns(prefix: string): { readonly name: string; readonly remove: () => void } {
   const name = `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;

@@ -3,7 +3,13 @@ import { after, before, describe, test } from 'node:test';
 import type { SaConfig } from '@espresso/esp';
 import { splitKeys } from '@espresso/sad';
 import { parsePolicyConfig } from '@espresso/spd';
-import { captureIpNetlink, createNetns, missingTool, withoutSeq } from '../testing/iproute2-capture.ts';
+import {
+  captureIpNetlink,
+  createNetns,
+  missingTool,
+  netnsUnavailable,
+  withoutSeq,
+} from '../testing/iproute2-capture.ts';
 import { parseMessages } from './netlink.ts';
 import { policySpecFor, type StateTarget, stateSpecFor } from './xfrm-mapping.ts';
 import { encodeDelPolicy, encodeNewPolicy } from './xfrm-policy.ts';
@@ -15,8 +21,7 @@ import { XfrmMsg } from './xfrm-wire.ts';
  * policy (captured with strace; the sequence number is the only field left out). The kernel may refuse
  * what iproute2 sends (a kernel without ESP): the bytes are compared all the same.
  */
-const cannot =
-  missingTool('strace') ?? missingTool('ip') ?? (process.getuid?.() === 0 ? null : 'needs root for a netns');
+const cannot = missingTool('strace') ?? netnsUnavailable();
 
 const GCM_KEY = '0102030405060708090a0b0c0d0e0f1011121314';
 const GCM256_KEY = '0102030405060708090a0b0c0d0e0f100102030405060708090a0b0c0d0e0f1011121314';

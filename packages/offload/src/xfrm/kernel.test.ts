@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { parsePolicyConfig } from '@espresso/spd';
 import { codeForErrno, LinuxXfrmDriver } from '../drivers/linux-xfrm.ts';
 import { gcmSaConfig, offered, protectPolicy, saRequest } from '../testing/fixtures.ts';
-import { createNetns, ipOutput, missingTool } from '../testing/iproute2-capture.ts';
+import { createNetns, ipOutput, netnsUnavailable } from '../testing/iproute2-capture.ts';
 import { NETLINK_XFRM } from './netlink.ts';
 import { interfaceIndex, loadNetlinkAddon, NetlinkChannel, openNetlink } from './netlink-socket.ts';
 import { policySpecFor } from './xfrm-mapping.ts';
@@ -15,10 +15,7 @@ import { encodeNewPolicy } from './xfrm-policy.ts';
  * kernel holds. Cases the kernel cannot run (no ESP, no offload-capable device) print its reason.
  */
 const helper = loadNetlinkAddon();
-const cannot =
-  typeof helper === 'string'
-    ? helper
-    : (missingTool('ip') ?? (process.getuid?.() === 0 ? null : 'needs root for a netns'));
+const cannot = typeof helper === 'string' ? helper : netnsUnavailable();
 
 describe("linux-xfrm against this kernel's XFRM", { skip: cannot ?? false }, () => {
   let ns: { name: string; remove: () => void };
