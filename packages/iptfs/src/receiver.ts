@@ -38,8 +38,8 @@ export interface IptfsReceiverStats {
  * The inbound half of an IP-TFS SA (RFC 9347 §2.2.3, §2.5): outer payloads, after ESP verified and
  * decrypted them, are put back in sequence order in a reorder window, and their data blocks are
  * reassembled into inner packets that leave in order through the sink. A missing outer packet is given
- * up when the window must move past it (a packet `reorderWindow` ahead arrived) or when the oldest held
- * packet has waited `dropTime` (the lost packet timer the RFC recommends), both Linux's semantics.
+ * up when the window must move past it (a packet more than `reorderWindow` ahead arrived) or when the
+ * oldest held packet has waited `dropTime` (the lost packet timer the RFC recommends), as Linux does.
  *
  * The clock is the caller's (`now`, seconds): a worker calls `poll(now)` from its loop, no timers.
  * Congestion headers are read when a packet arrives, so echoed timestamps carry true arrival times.
