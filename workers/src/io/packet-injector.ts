@@ -5,20 +5,75 @@ import type { PoolIo } from './pool-io.ts';
 export type Side = 'inside' | 'outside';
 
 /**
- * Puts packets into the pool from io's thread, one at a time: `load` copies a packet into a free slot
- * (after the headroom), `tag` and `stamp` write the slot's metadata, `push` steers it (flow hash from the
- * inside, SPI from the outside) and hands it to that worker's rx ring. A push that finds the ring full
- * leaves the slot with io, to push again once the worker has caught up. For traffic generators, io
- * adapters and replays alike.
+ * Puts packets into the pool from io's thread: `load` copies a packet into a free slot (after the
+ * headroom), `tag` and `stamp` write the slot's metadata, `steer` picks the worker (flow hash from the
+ * inside, SPI from the outside), and `push` hands one packet to that worker's rx ring, or `enqueue` and
+ * `flush` hand them over a batch per worker (one ring publication per batch, as a NIC's rx burst). What
+ * a full ring did not take stays with io (`push` false, or still queued after `flush`) to try again once
+ * the worker has caught up. For traffic generators, io adapters and replays alike.
  */
 export class PacketInjector {
   readonly io: PoolIo;
   private readonly descs = new Uint32Array(2);
   private readonly stamps: Float64Array;
+  private readonly batch: number;
+  /** Per worker and side (2w: inside, 2w + 1: outside), descriptors queued and their count. */
+  private readonly queued: Uint32Array[];
+  private readonly queuedCount: Uint32Array;
 
-  constructor(io: PoolIo) {
+  /** `batch`: descriptors queued per worker and side before `enqueue` flushes them itself. */
+  constructor(io: PoolIo, batch = 64) {
     this.io = io;
     this.stamps = stampView(io.bytes);
+    this.batch = batch;
+    this.queued = Array.from({ length: 2 * io.workers }, () => new Uint32Array(2 * batch));
+    this.queuedCount = new Uint32Array(2 * io.workers);
+  }
+
+  /** Packets queued and not yet taken by a worker. */
+  get pending(): number {
+    let n = 0;
+    for (const c of this.queuedCount) n += c;
+    return n;
+  }
+
+  /**
+   * Queues the packet in `slot` for `worker`; a full queue is pushed first. Returns false, queuing
+   * nothing, when the queue is full and the worker's ring took none of it.
+   */
+  enqueue(slot: number, length: number, from: Side, worker: number): boolean {
+    const q = 2 * worker + (from === 'outside' ? 1 : 0);
+    if (this.queuedCount[q] === this.batch && this.flushQueue(q) === 0) return false;
+    const at = this.queuedCount[q]!++;
+    writeDescriptor(
+      this.queued[q]!,
+      at,
+      slot,
+      this.io.packets.headroom,
+      length,
+      flagsFor(from === 'outside', 0),
+    );
+    return true;
+  }
+
+  /** Pushes every queue; returns how many packets the workers' rings took. */
+  flush(): number {
+    let sent = 0;
+    for (let q = 0; q < this.queued.length; q++) if (this.queuedCount[q] !== 0) sent += this.flushQueue(q);
+    return sent;
+  }
+
+  private flushQueue(q: number): number {
+    const worker = q >>> 1;
+    const descs = this.queued[q]!;
+    const count = this.queuedCount[q]!;
+    const sent =
+      q & 1 ? this.io.sendInbound(worker, descs, count) : this.io.sendOutbound(worker, descs, count);
+    if (sent > 0) {
+      descs.copyWithin(0, 2 * sent, 2 * count);
+      this.queuedCount[q] = count - sent;
+    }
+    return sent;
   }
 
   /** Copies `length` bytes of `bytes` from `offset` into a free slot; returns the slot, or -1 when none is free. */
