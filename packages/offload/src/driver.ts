@@ -29,6 +29,8 @@ export interface OffloadSaRequest {
 export interface OffloadSaUpdate {
   /** The whole configuration after the change (lifetimes already account for earlier placements). */
   readonly config: StoredSaConfig;
+  /** The SA's keys, for drivers that resend the whole state (XFRM_MSG_UPDSA); the caller keeps them. */
+  readonly keys: SaKeys;
   readonly generation: number;
   /** Set when the peer's address or UDP ports moved (MOBIKE, a NAT mapping change). */
   readonly migration?: SaMigration;

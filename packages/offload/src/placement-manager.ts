@@ -226,6 +226,7 @@ export class PlacementManager implements Datapath<StoredSaConfig, SpdSnapshot> {
         if (instance === null) continue;
         const updated = await instance.driver.updateSa(entry.name, {
           config: this.#instanceConfig(entry),
+          keys: entry.keys,
           generation: entry.generation,
           ...(migration === undefined ? {} : { migration }),
         });

@@ -137,7 +137,12 @@ export class LinuxXfrmDriver implements OffloadDriver {
   async updateSa(name: string, update: OffloadSaUpdate): Promise<OffloadResult<void>> {
     const state = this.#states.get(name);
     if (state === undefined) return this.#counters.count(refuse('not-found', `no state for SA '${name}'`));
-    const request = { ...state.request, config: update.config, generation: update.generation };
+    const request = {
+      ...state.request,
+      config: update.config,
+      keys: update.keys,
+      generation: update.generation,
+    };
     if (update.migration?.localAddress === undefined && update.migration?.remoteAddress === undefined) {
       return this.#counters.count(this.#install(request, true));
     }

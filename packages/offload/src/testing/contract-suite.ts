@@ -143,15 +143,16 @@ export function driverContract(label: string, open: () => Promise<ContractTarget
       const d = target.driver;
       const config = gcmSaConfig('out', nextSpi(), { initialSequence: '77' });
       assert.ok((await d.addSa(saRequest('c-upd', config, target.kind))).ok);
-      const stored = split(config).stored;
+      const { stored, keys } = split(config);
       const longer = { ...stored, lifetime: { hard: { packets: 1_000_000 } } };
-      assert.deepEqual(await d.updateSa('c-upd', { config: longer, generation: 2 }), {
+      assert.deepEqual(await d.updateSa('c-upd', { config: longer, keys, generation: 2 }), {
         ok: true,
         value: undefined,
       });
       const moved = { ...longer, remote: '203.0.113.9' };
       const migrated = await d.updateSa('c-upd', {
         config: moved,
+        keys,
         generation: 3,
         migration: { remoteAddress: '203.0.113.9' },
       });
@@ -159,7 +160,7 @@ export function driverContract(label: string, open: () => Promise<ContractTarget
       const read = d.readSa('c-upd');
       assert.ok(read.ok);
       assert.equal(read.value.nextSequence, 77n);
-      refusedWith(await d.updateSa('c-nobody', { config: moved, generation: 1 }), 'not-found');
+      refusedWith(await d.updateSa('c-nobody', { config: moved, keys, generation: 1 }), 'not-found');
       await d.deleteSa('c-upd');
     });
 
