@@ -69,7 +69,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         { name: 'pipeline', values: [result.rate / result.workers, result.rate] },
         ...(single === null
           ? []
-          : [{ name: 'openssl speed', values: [single, opensslOps(refs, o.workers) ?? single] }]),
+          : [{ name: 'openssl speed', values: [single, opensslOps(refs, o.workers, true) ?? single] }]),
       ],
     },
   ];

@@ -38,7 +38,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (perCpu !== null) targets.push(perWorkerCpuTarget(perCpu, refs.esp.mixCpu));
   }
   const single = opensslOps(refs, 1);
-  const multi = opensslOps(refs, o.workers);
+  const multi = opensslOps(refs, o.workers, true);
   const charts: Chart[] = [
     {
       kind: 'bar',

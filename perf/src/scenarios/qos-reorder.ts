@@ -58,7 +58,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const delays = multiples.map((m) => Math.round(m * o.window));
   const startedAt = new Date().toISOString();
   const machine = machineInfo();
-  const refs = measureReferences(o, [], false);
+  const refs = measureReferences(o, [o.workers], false);
   const runs: {
     topology: SaTopology;
     name: string;

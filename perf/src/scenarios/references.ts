@@ -1,5 +1,5 @@
+import { spawnSync } from 'node:child_process';
 import { createPacketVector, createSaRuntime, EspOutbound, setPacket, VERDICT_FORWARD } from '@espresso/esp';
-import { opensslSpeed } from '../lib/openssl-speed.ts';
 import { buildFlows, parseDscpMix } from '../traffic/flows.ts';
 import type { SizeMix } from '../traffic/size-mix.ts';
 import { PacketTemplates } from '../traffic/templates.ts';
@@ -20,6 +20,11 @@ export interface OpensslReference {
   readonly cipher: string;
   /** Processes (`-multi`), 1 for the single-process run. */
   readonly processes: number;
+  /**
+   * True: `-elapsed`, rates per second of wall-clock time (what -multi always uses, so the two are
+   * comparable). False: openssl's default, rates per second of the process's CPU time.
+   */
+  readonly elapsed: boolean;
   /** Bytes per second per size of the mix (summed over processes), null when openssl failed. */
   readonly bytesPerSecond: readonly (number | null)[];
   /** Operations (packets) per second of the mix. */
@@ -27,18 +32,25 @@ export interface OpensslReference {
 }
 
 /**
- * `openssl speed -evp aes-256-gcm -bytes SIZE [-multi N]` for every size of the mix. The figure is the
- * CLI's own: AES-GCM over SIZE-byte buffers, no framing, one context per process.
+ * `openssl speed -evp aes-256-gcm -bytes SIZE [-elapsed] [-multi N]` for every size of the mix: AES-GCM
+ * over SIZE-byte buffers, no framing, one context per process. With -multi, openssl divides by
+ * wall-clock time whatever is asked; a single process divides by its CPU time unless -elapsed.
  */
-export function opensslReference(mix: SizeMix, processes: number, seconds = 1): OpensslReference {
+export function opensslReference(
+  mix: SizeMix,
+  processes: number,
+  elapsed: boolean,
+  seconds = 1,
+): OpensslReference {
   const cipher = 'aes-256-gcm';
   const bytesPerSecond = mix.sizes.map((size) =>
-    opensslSpeed(cipher, size, { seconds, ...(processes > 1 ? { multi: processes } : {}) }),
+    opensslRun(cipher, size, processes, elapsed || processes > 1, seconds),
   );
   const ok = bytesPerSecond.every((b) => b !== null && b > 0);
   return {
     cipher,
     processes,
+    elapsed: elapsed || processes > 1,
     bytesPerSecond,
     mixOps: ok
       ? mixRate(
@@ -49,12 +61,27 @@ export function opensslReference(mix: SizeMix, processes: number, seconds = 1): 
   };
 }
 
-/**
- * The single-thread ESP encrypt rate measured as perf/src/benches/esp-throughput.ts measures it: tunnel
- * mode, AES-GCM-256, one batch of `batch` copies of one inner packet encrypted in place by EspOutbound,
- * the time to restore the inner packets measured apart and taken off; best of three trials of each,
- * per size of the mix. This is the rate the pipeline per worker is held against.
- */
+function opensslRun(
+  cipher: string,
+  bytes: number,
+  processes: number,
+  elapsed: boolean,
+  seconds: number,
+): number | null {
+  const args = ['speed', '-evp', cipher, '-bytes', String(bytes), '-seconds', String(seconds)];
+  if (elapsed) args.push('-elapsed');
+  if (processes > 1) args.push('-multi', String(processes));
+  const run = spawnSync('openssl', args, { encoding: 'utf8', timeout: (seconds * 4 + 20) * 1000 });
+  if (run.status !== 0 || typeof run.stdout !== 'string') return null;
+  // The summary row, "<cipher>   <N>k" (thousands of bytes per second; with -multi, the sum).
+  const last = run.stdout
+    .split('\n')
+    .filter((l) => /^\S.*\s[\d.]+k\s*$/.test(l.trim()) && !l.startsWith('Got'))
+    .at(-1);
+  const match = last?.trim().match(/([\d.]+)k$/);
+  return match?.[1] === undefined ? null : Number(match[1]) * 1000;
+}
+
 export interface EspReference {
   /** Packets per second of wall-clock time, per size of the mix, and for the mix. */
   readonly perSize: readonly number[];

@@ -36,13 +36,21 @@ export function measureReferences(
   process.stdout.write(
     `measuring references: openssl speed${withEsp ? ', single-thread ESP encrypt' : ''} ...\n`,
   );
-  const openssl = [...new Set([1, ...processes])].map((p) => opensslReference(o.bytes, p));
+  // openssl's own default (CPU time) for one process; wall clock (-elapsed) for 1..N, as -multi uses.
+  const openssl = [
+    opensslReference(o.bytes, 1, false),
+    ...[...new Set([1, ...processes])].sort((a, b) => a - b).map((p) => opensslReference(o.bytes, p, true)),
+  ];
   const esp = withEsp ? espEncryptReference(o.bytes, o.engine, o.budget) : null;
   return { openssl, esp };
 }
 
-export function opensslOps(refs: References, processes: number): number | null {
-  return refs.openssl.find((r) => r.processes === processes)?.mixOps ?? null;
+/** openssl's packets/s for the mix: `processes` processes, by CPU time (1 only) or by wall clock. */
+export function opensslOps(refs: References, processes: number, elapsed = false): number | null {
+  return (
+    refs.openssl.find((r) => r.processes === processes && r.elapsed === (elapsed || processes > 1))?.mixOps ??
+    null
+  );
 }
 
 export function referenceTable(o: ScenarioOptions, refs: References): ReportTable {
@@ -51,7 +59,7 @@ export function referenceTable(o: ScenarioOptions, refs: References): ReportTabl
     o.bytes.sizes.forEach((size, i) => {
       const b = r.bytesPerSecond[i];
       rows.push([
-        `openssl speed -evp ${r.cipher}${r.processes > 1 ? ` -multi ${r.processes}` : ''}`,
+        `openssl speed -evp ${r.cipher}${r.elapsed ? ' -elapsed' : ''}${r.processes > 1 ? ` -multi ${r.processes}` : ''}`,
         String(size),
         b == null ? 'n/a' : formatRate(b / size),
         b == null ? 'n/a' : gbits(b / size, size),
@@ -105,8 +113,10 @@ export function pipelineTable(
   refs: References,
   mix: SizeMix,
 ): ReportTable {
+  const single = opensslOps(refs, 1);
   const rows = results.map((r) => {
     const perCpu = ratePerWorkerCpu(r);
+    const multi = opensslOps(refs, r.workers, true);
     return [
       r.label,
       String(r.workers),
@@ -114,6 +124,8 @@ export function pipelineTable(
       gbits(r.rate, meanSize(mix)),
       formatRate(r.rate / r.workers),
       refs.esp === null ? '-' : (r.rate / r.workers / refs.esp.mix).toFixed(2),
+      single === null ? '-' : (r.rate / r.workers / single).toFixed(2),
+      multi === null ? '-' : (r.rate / multi).toFixed(2),
       perCpu === null ? 'n/a' : formatRate(perCpu),
       refs.esp === null || perCpu === null ? '-' : (perCpu / refs.esp.mixCpu).toFixed(2),
       pct(meanBusy(r)),
@@ -131,6 +143,8 @@ export function pipelineTable(
       'inner Gbit/s',
       'per worker',
       'per worker / ESP 1-thread',
+      'per worker / openssl 1 process',
+      'all / openssl -multi N',
       'per worker-CPU-second',
       'same / ESP per CPU-second',
       'worker busy',

@@ -31,11 +31,17 @@ export async function main(argv: readonly string[]): Promise<void> {
   const startedAt = new Date().toISOString();
   const machine = machineInfo();
   const refs = measureReferences(o, counts);
-  const results: PipelineResult[] = [];
-  for (const n of counts) {
-    process.stdout.write(`measuring the encrypt pipeline with ${n} worker(s) ...\n`);
-    results.push(await measureEncrypt(o, poolSettings(o, { workers: n }), `${n} worker(s)`));
+  // Two rounds over the worker counts, best of the two kept for each, so a burst of other load on the
+  // machine does not decide the curve alone.
+  const best = new Map<number, PipelineResult>();
+  for (let round = 0; round < 2; round++) {
+    for (const n of counts) {
+      process.stdout.write(`measuring the encrypt pipeline with ${n} worker(s) (round ${round + 1}) ...\n`);
+      const r = await measureEncrypt(o, poolSettings(o, { workers: n }), `${n} worker(s)`);
+      if ((best.get(n)?.rate ?? 0) < r.rate) best.set(n, r);
+    }
   }
+  const results = counts.map((n) => best.get(n)!);
   const targets: TargetResult[] = [];
   const one = results[0]!;
   if (refs.esp !== null) {
@@ -43,8 +49,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     const perCpu = ratePerWorkerCpu(one);
     if (perCpu !== null) targets.push(perWorkerCpuTarget(perCpu, refs.esp.mixCpu));
   }
-  const o1 = opensslOps(refs, 1);
-  const o2 = opensslOps(refs, 2);
+  const o1 = opensslOps(refs, 1, true);
+  const o2 = opensslOps(refs, 2, true);
   if (results.length >= 2 && o1 !== null && o2 !== null) {
     targets.push(scalingTarget(one.rate, results[1]!.rate, o1, o2));
   }
@@ -58,9 +64,9 @@ export async function main(argv: readonly string[]): Promise<void> {
       series: [
         { name: 'pipeline', points: results.map((r) => [r.workers, r.rate] as const) },
         {
-          name: 'openssl speed -multi n',
+          name: 'openssl speed -elapsed -multi n',
           points: counts.flatMap((n) => {
-            const v = opensslOps(refs, n);
+            const v = opensslOps(refs, n, true);
             return v === null ? [] : [[n, v] as const];
           }),
         },
