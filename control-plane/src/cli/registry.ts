@@ -1,5 +1,6 @@
 import type { Command } from './command.ts';
 import { configCommand } from './commands/config.ts';
+import { demoCommand } from './commands/demo.ts';
 import { monitorCommand } from './commands/monitor.ts';
 import { offloadCommand } from './commands/offload.ts';
 import { policyCommand } from './commands/policy.ts';
@@ -13,6 +14,7 @@ import { versionCommand } from './commands/version.ts';
 /** Every subcommand of `espresso`, in the order `espresso --help` lists them. */
 export const commands: readonly Command[] = [
   serveCommand,
+  demoCommand,
   saCommand,
   policyCommand,
   spiCommand,

@@ -136,6 +136,10 @@ export class DemoIoLoop {
 
   private lastReceived = 0;
 
+  private canFeed(): boolean {
+    return this.feeding && (this.rate === Number.POSITIVE_INFINITY || this.tokens >= 1);
+  }
+
   private refill(now: number): void {
     if (this.rate === Number.POSITIVE_INFINITY) {
       this.tokens = WINDOW;
@@ -164,6 +168,8 @@ export class DemoIoLoop {
       now = performance.now();
       if (moved === 0 || now - start >= SLICE_MS) break;
     }
-    this.schedule(total > 0 || this.wireInFlight() > 0 || this.a.outside.sendsInFlight > 0);
+    // While anything is on its way (in a worker, on the wire), io keeps polling; it sleeps only when
+    // the path is empty and the rate allows nothing more yet.
+    this.schedule(total > 0 || this.inFlight() > 0 || this.a.outside.sendsInFlight > 0 || this.canFeed());
   };
 }

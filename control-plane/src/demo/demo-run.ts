@@ -17,7 +17,7 @@ export interface DemoOutput {
 const SCREEN_MS = 500;
 const LINES_MS = 1000;
 /** Longest wait, once stopped, for what is in flight to arrive. */
-const DRAIN_MS = 500;
+const DRAIN_MS = 1000;
 
 /**
  * Runs the embedded default: two gateways in this process (A encrypts, B decrypts), their outside on

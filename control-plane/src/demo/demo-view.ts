@@ -13,12 +13,13 @@ export interface DemoLayout {
   readonly offer: string;
 }
 
-/** 1234567 -> 1.23M: the rates, as a terminal has room for. */
+/** 1234567 -> 1.23M: three significant digits, as a terminal has room for. */
 export function shortCount(n: number): string {
+  const three = (x: number) => x.toFixed(x < 10 ? 2 : x < 100 ? 1 : 0);
   if (n < 1000) return n.toFixed(0);
-  if (n < 1e6) return `${(n / 1e3).toFixed(n < 1e4 ? 2 : 1)}K`;
-  if (n < 1e9) return `${(n / 1e6).toFixed(n < 1e7 ? 2 : 1)}M`;
-  return `${(n / 1e9).toFixed(2)}G`;
+  if (n < 999_500) return `${three(n / 1e3)}K`;
+  if (n < 999_500_000) return `${three(n / 1e6)}M`;
+  return `${three(n / 1e9)}G`;
 }
 
 function gbps(r: Rate): string {
