@@ -1,3 +1,4 @@
+export { SysError } from '@espresso/sys';
 export type {
   ControlMessage,
   SaPlacement,
@@ -7,9 +8,28 @@ export type {
   WorkerProbe,
   WorkerReport,
 } from './control/messages.ts';
+export type { CaptureFilterSpec } from './io/capture-filter.ts';
+export {
+  type EndpointStats,
+  GatewayIo,
+  type GatewayIoOptions,
+  type GatewayIoStats,
+  type OutsideEndpoint,
+} from './io/gateway-io.ts';
+export type { InsidePort } from './io/inside-port.ts';
+export {
+  CaptureError,
+  type CaptureInfo,
+  CapturePoint,
+  type CapturePointName,
+  type CaptureSpec,
+  PacketCapture,
+} from './io/packet-capture.ts';
 export { PacketCollector, type PacketVisitor } from './io/packet-collector.ts';
 export { PacketInjector, type Side } from './io/packet-injector.ts';
+export { type InnerRoute, type OutboundSaPath, PathTable } from './io/path-table.ts';
 export { PoolIo, type WorkerRings } from './io/pool-io.ts';
+export { TunInside } from './io/tun-inside.ts';
 export {
   type ClockSource,
   defaultWorkerCount,

@@ -11,7 +11,9 @@
  *                                     sockets report each packet's destination (IPV6_RECVPKTINFO)
  *   readBatch(fd, bytes, offsets, lengths, count, capacity) -> packets read
  *                                     read() into bytes[offsets[i], +capacity) until EAGAIN or count
- *   writeBatch(fd, bytes, offsets, lengths, count) -> packets written
+ *   writeBatch(fd, bytes, offsets, lengths, count) -> packets taken
+ *                                     write() each until EAGAIN or count; a packet the fd refuses
+ *                                     (EINVAL, EIO) gets lengths[i] = 0 and the batch goes on
  *   recvBatch(fd, bytes, offsets, lengths, count, capacity, addresses) -> packets received
  *                                     recvmmsg(); addresses gets 32 bytes per packet: the source, then
  *                                     the destination (IPv6 only), IPv4 in the first 4 bytes of each
@@ -222,8 +224,12 @@ static napi_value sys_write_batch(napi_env env, napi_callback_info info) {
     ssize_t put = write(fd, b.bytes + b.offsets[n], b.lengths[n]);
     if (put < 0) {
       if (errno == EINTR) continue;
-      if (n == 0) return number(env, -errno);
-      break;
+      /* A full queue stops the batch; a packet the device refuses is marked (length 0) and skipped. */
+      if (errno == EAGAIN || errno == ENOBUFS || errno == EBADF) {
+        if (n == 0) return number(env, -errno);
+        break;
+      }
+      b.lengths[n] = 0;
     }
     n++;
   }

@@ -1,0 +1,886 @@
+import { DropReason, dropReasonCount, dropReasons } from '@espresso/counters';
+import { DescriptorFlag, type PacketPool } from '@espresso/ring';
+import { IpProtocol, readU16, readU32, WIRE_OK } from '@espresso/wire';
+import {
+  FragmentReassembler,
+  Reassembly,
+  type ReassemblyOptions,
+  type ReassemblyResult,
+} from './fragment-reassembler.ts';
+import { IcmpSockets } from './icmp-sockets.ts';
+import { InsideForwarding } from './inside-forwarding.ts';
+import type { InsidePort } from './inside-port.ts';
+import { createFragments, fragmentOuterPacket } from './outer-fragmenter.ts';
+import { writeEspOuterHeader6 } from './outer-header-synth.ts';
+import { CapturePoint, CaptureSide, PacketCapture } from './packet-capture.ts';
+import type { PathMtuReport } from './path-mtu-error.ts';
+import { type InnerRoute, type OutboundSaPath, PathTable } from './path-table.ts';
+import type { PoolIo } from './pool-io.ts';
+import { RawEspOutside } from './raw-esp-outside.ts';
+import { UdpOutside, type UdpReceiver } from './udp-outside.ts';
+
+const SLOT_MASK = 0x00ff_ffff;
+/** Packets moved per ring or socket call. */
+const BATCH = 64;
+/** Empty passes before io sleeps on its doorbell. */
+const SPIN_PASSES = 16;
+/** Longest doorbell sleep: housekeeping runs on its own timer, this only bounds a lost wake-up. */
+const SLEEP_MS = 200;
+const HOUSEKEEPING_MS = 250;
+
+/** One outside endpoint: ESP in UDP on an address and port, or raw ESP on an address. */
+export type OutsideEndpoint =
+  | { readonly kind: 'udp'; readonly address: string; readonly port?: number }
+  | { readonly kind: 'raw-esp'; readonly address: string };
+
+export interface GatewayIoOptions {
+  readonly outside: readonly OutsideEndpoint[];
+  readonly inside?: InsidePort | null;
+  /** The outside path MTU assumed until ICMP says otherwise; default 1500. */
+  readonly mtu?: number;
+  /** NAT keepalives to the peers of UDP-encapsulated SAs every so many seconds (RFC 3948); 0: none. Default 20. */
+  readonly natKeepaliveSeconds?: number;
+  readonly reassembly?: ReassemblyOptions;
+  /** Decrement inner TTL / hop limit (off for TUN: the kernel routed the packet in and counted the hop). */
+  readonly decrementTtl?: boolean;
+  /**
+   * Listen for ICMP too-big errors and send ICMP errors over raw ICMP sockets: 'auto' (default) when
+   * they can be opened (root), true to require them, false never. Without them ICMP errors go back
+   * through the inside port.
+   */
+  readonly icmp?: boolean | 'auto';
+  /** Where packet captures are written; default a folder under the system's temporary directory. */
+  readonly captureDirectory: string;
+}
+
+export interface EndpointStats {
+  readonly kind: 'udp' | 'raw-esp';
+  readonly address: string;
+  readonly port: number | null;
+  readonly rxPackets: number;
+  readonly rxBytes: number;
+  readonly txPackets: number;
+  readonly txBytes: number;
+  readonly sendErrors: number;
+}
+
+export interface GatewayIoStats {
+  readonly inside: {
+    readonly name: string | null;
+    readonly queues: number;
+    readonly rxPackets: number;
+    readonly rxBytes: number;
+    readonly txPackets: number;
+    readonly txBytes: number;
+  };
+  readonly outside: readonly EndpointStats[];
+  readonly natKeepalives: { readonly sent: number; readonly received: number };
+  readonly fragments: {
+    readonly received: number;
+    readonly reassembled: number;
+    readonly inProgress: number;
+    readonly sent: number;
+  };
+  readonly icmp: {
+    readonly listening: boolean;
+    readonly errorsSent: number;
+    readonly suppressed: number;
+    readonly tooBigReports: number;
+  };
+  /** io's own drops by reason name (the workers' are in the datapath statistics). */
+  readonly drops: Readonly<Record<string, number>>;
+  readonly paths: readonly {
+    readonly sa: string;
+    readonly spi: number;
+    readonly pmtu: number;
+    readonly innerMtu: number;
+    readonly learnedAt: string | null;
+  }[];
+}
+
+/**
+ * A gateway's io: the thread that owns the packet pool moves packets between the real interfaces and
+ * the workers' rings, on Node's event loop.
+ *
+ * - Outside, ESP in UDP (Node's UDP sockets) and raw ESP (raw sockets): each packet goes into a slot
+ *   behind the outer headers it came in, outer fragments are reassembled first, and it is steered by SPI
+ *   to the worker that owns its SA (the SPI steering table). What workers put on their outside tx rings
+ *   leaves by the endpoint of its family and protocol: ESP in UDP as the UDP payload to the peer's port,
+ *   raw ESP whole, fragmented first when it exceeds its SA's path MTU.
+ * - Inside, a port of queues (a TUN device): packets are read in batches into slots, checked as a
+ *   router checks them (TTL, MTU of the SA's path: ICMP errors back) and handed to worker q for queue
+ *   q when there are queues enough, else steered by flow hash. Decrypted packets are written back.
+ * - NAT keepalives on a timer to the peers of UDP-encapsulated SAs; received ones are counted (and
+ *   consumed by the workers' ESP).
+ * - Path MTU per SA, lowered by ICMP too-big errors about our ESP packets (raw ICMP sockets).
+ * - Packet capture at rx, tx and drop (`capture`).
+ *
+ * io busy-polls (setImmediate) while there is work and otherwise sleeps on its doorbell
+ * (Atomics.waitAsync), which the workers ring when they fill a tx ring; sockets and TUN queues wake it
+ * through the event loop.
+ */
+export class GatewayIo implements UdpReceiver {
+  readonly io: PoolIo;
+  readonly packets: PacketPool;
+  readonly bytes: Uint8Array;
+  readonly paths: PathTable;
+  readonly capture: PacketCapture;
+  readonly inside: InsidePort | null;
+  readonly udp: UdpOutside[] = [];
+  readonly raw: RawEspOutside[] = [];
+  private icmpSockets: IcmpSockets | null = null;
+  private readonly forwarding: InsideForwarding;
+  private readonly reassembler: FragmentReassembler;
+  private readonly reassembled: ReassemblyResult = { slot: 0, offset: 0, length: 0, reason: 0, dropped: 0 };
+  private readonly keepaliveSeconds: number;
+
+  // Scratch, allocated once.
+  private readonly descs = new Uint32Array(2 * BATCH);
+  private readonly slots = new Uint32Array(BATCH);
+  private readonly offsets = new Uint32Array(BATCH);
+  private readonly lengths = new Uint32Array(BATCH);
+  private readonly addresses = new Uint8Array(32 * BATCH);
+  private readonly rawOffsets = new Uint32Array(BATCH);
+  private readonly rawLengths = new Uint32Array(BATCH);
+  private readonly rawAddresses = new Uint8Array(16 * BATCH);
+  private readonly rawSlots = new Uint32Array(BATCH);
+  private readonly fragmentBuffer = new Uint8Array(65536 + 64 * 64);
+  private readonly fragments = createFragments(64);
+  private readonly fragmentAddresses = new Uint8Array(16 * 64);
+  private readonly peer6 = new Uint32Array(4);
+  private readonly src6 = new Uint32Array(4);
+  private readonly dst6 = new Uint32Array(4);
+  /** Per worker: descriptors waiting to go to its inbound / outbound rx ring. */
+  private readonly rxIn: Uint32Array[];
+  private readonly rxOut: Uint32Array[];
+  private readonly rxInCount: Uint32Array;
+  private readonly rxOutCount: Uint32Array;
+  /** Slots the UDP sockets still hold, in send order, freed as each send completes. */
+  private readonly inFlight: Uint32Array;
+  private inFlightHead = 0;
+  private inFlightCount = 0;
+
+  private readonly doorbell: Int32Array;
+  private scheduled = false;
+  private waiting = false;
+  private emptyPasses = 0;
+  private closed = false;
+  private housekeeping: NodeJS.Timeout | null = null;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private fragmentId = 1;
+
+  // Counters
+  insideRxPackets = 0;
+  insideRxBytes = 0;
+  insideTxPackets = 0;
+  insideTxBytes = 0;
+  keepalivesSent = 0;
+  keepalivesReceived = 0;
+  fragmentsReceived = 0;
+  fragmentsReassembled = 0;
+  fragmentsSent = 0;
+  icmpErrorsSent = 0;
+  private readonly onSent = (error: Error | null) => this.sent(error);
+  private readonly wake = () => {
+    this.waiting = false;
+    Atomics.store(this.doorbell, 0, 0);
+    this.kick();
+  };
+
+  private constructor(io: PoolIo, ioDoorbell: SharedArrayBuffer, options: GatewayIoOptions) {
+    this.io = io;
+    this.packets = io.packets;
+    this.bytes = io.bytes;
+    this.inside = options.inside ?? null;
+    this.paths = new PathTable(options.mtu ?? 1500);
+    this.capture = new PacketCapture(options.captureDirectory);
+    this.forwarding = new InsideForwarding(this.paths, { decrementTtl: options.decrementTtl ?? false });
+    this.reassembler = new FragmentReassembler(io.packets, options.reassembly);
+    this.keepaliveSeconds = options.natKeepaliveSeconds ?? 20;
+    this.doorbell = new Int32Array(ioDoorbell);
+    const workers = io.workers;
+    this.rxIn = Array.from({ length: workers }, () => new Uint32Array(2 * BATCH));
+    this.rxOut = Array.from({ length: workers }, () => new Uint32Array(2 * BATCH));
+    this.rxInCount = new Uint32Array(workers);
+    this.rxOutCount = new Uint32Array(workers);
+    this.inFlight = new Uint32Array(io.packets.slots);
+  }
+
+  /**
+   * Opens the outside endpoints (and, where allowed, the ICMP sockets), starts reading the inside port
+   * and the loop. `ioDoorbell` is the pool storage's (`storage.ioDoorbell`). Throws, having closed what
+   * it opened, when an endpoint cannot be opened.
+   */
+  static async start(
+    io: PoolIo,
+    ioDoorbell: SharedArrayBuffer,
+    options: GatewayIoOptions,
+  ): Promise<GatewayIo> {
+    const g = new GatewayIo(io, ioDoorbell, options);
+    try {
+      for (const endpoint of options.outside) {
+        if (endpoint.kind === 'udp') {
+          g.udp.push(
+            await UdpOutside.open(
+              { address: endpoint.address, ...(endpoint.port === undefined ? {} : { port: endpoint.port }) },
+              g,
+            ),
+          );
+        } else {
+          const raw = new RawEspOutside(endpoint.address);
+          g.raw.push(raw);
+          raw.watch(() => g.receiveRaw(raw));
+        }
+      }
+      const icmp = options.icmp ?? 'auto';
+      if (icmp !== false) {
+        try {
+          g.icmpSockets = new IcmpSockets();
+          g.icmpSockets.watch((report) => g.learnPathMtu(report));
+        } catch (error) {
+          if (icmp === true) throw error;
+        }
+      }
+      g.inside?.watch((queue) => g.receiveInside(queue));
+    } catch (error) {
+      await g.close();
+      throw error;
+    }
+    g.housekeeping = setInterval(() => g.keepHouse(), HOUSEKEEPING_MS);
+    if (g.keepaliveSeconds > 0) {
+      g.keepaliveTimer = setInterval(() => g.sendKeepalives(), g.keepaliveSeconds * 1000);
+    }
+    g.kick();
+    return g;
+  }
+
+  /**
+   * The outbound SAs and the inner prefixes they serve (from the SPD): path MTU and overhead per SA,
+   * and the keepalive peers. Call again whenever SAs or policies change.
+   */
+  updatePaths(sas: readonly OutboundSaPath[], routes: readonly InnerRoute[]): void {
+    this.paths.rebuild(sas, routes);
+  }
+
+  /** Whether io listens for ICMP too-big errors (and sends ICMP errors as the host does). */
+  get icmpListening(): boolean {
+    return this.icmpSockets !== null;
+  }
+
+  // The loop
+
+  /** Makes sure a pass runs soon. */
+  kick(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(this.run);
+  }
+
+  private readonly run = () => {
+    this.scheduled = false;
+    if (this.closed) return;
+    const work = this.pass();
+    if (work > 0) {
+      this.emptyPasses = 0;
+      this.kick();
+      return;
+    }
+    if (++this.emptyPasses < SPIN_PASSES) {
+      this.kick();
+      return;
+    }
+    this.sleep();
+  };
+
+  /** One pass: what workers sent, relays and slot balancing, then what io received goes to the workers. */
+  private pass(): number {
+    let work = this.drainOutside();
+    work += this.drainInside();
+    work += this.io.pump();
+    work += this.flushRx();
+    if (this.capture.active !== null) this.capture.settle();
+    return work;
+  }
+
+  private sleep(): void {
+    const cells = this.doorbell;
+    Atomics.store(cells, 0, 1);
+    if (this.txPending()) {
+      Atomics.store(cells, 0, 0);
+      this.kick();
+      return;
+    }
+    if (this.waiting) return;
+    const result = Atomics.waitAsync(cells, 0, 1, SLEEP_MS);
+    if (!result.async) {
+      Atomics.store(cells, 0, 0);
+      this.kick();
+      return;
+    }
+    this.waiting = true;
+    result.value.then(this.wake, this.wake);
+  }
+
+  private txPending(): boolean {
+    for (let w = 0; w < this.io.workers; w++) {
+      const r = this.io.ringsOf(w);
+      if (
+        r.txOutside.availableRead() > 0 ||
+        r.txInside.availableRead() > 0 ||
+        r.handoff.availableRead() > 0
+      ) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Receive: to the workers
+
+  private queueRx(worker: number, inbound: boolean, slot: number, offset: number, length: number): void {
+    const ring = inbound ? this.rxIn[worker]! : this.rxOut[worker]!;
+    const counts = inbound ? this.rxInCount : this.rxOutCount;
+    const at = counts[worker]! << 1;
+    ring[at] = (slot | ((inbound ? DescriptorFlag.inbound : 0) << 24)) >>> 0;
+    ring[at + 1] = ((offset << 16) | length) >>> 0;
+    if (++counts[worker]! === BATCH) this.flushWorker(worker, inbound);
+  }
+
+  private flushRx(): number {
+    let moved = 0;
+    for (let w = 0; w < this.io.workers; w++) {
+      if (this.rxInCount[w]! > 0) moved += this.flushWorker(w, true);
+      if (this.rxOutCount[w]! > 0) moved += this.flushWorker(w, false);
+    }
+    return moved;
+  }
+
+  private flushWorker(worker: number, inbound: boolean): number {
+    const ring = inbound ? this.rxIn[worker]! : this.rxOut[worker]!;
+    const counts = inbound ? this.rxInCount : this.rxOutCount;
+    const n = counts[worker]!;
+    counts[worker] = 0;
+    const sent = inbound ? this.io.sendInbound(worker, ring, n) : this.io.sendOutbound(worker, ring, n);
+    for (let i = sent; i < n; i++) {
+      const slot = ring[i << 1]! & SLOT_MASK;
+      this.dropSlot(
+        slot,
+        ring[(i << 1) + 1]! >>> 16,
+        ring[(i << 1) + 1]! & 0xffff,
+        DropReason.queueFull,
+        inbound,
+      );
+    }
+    return n;
+  }
+
+  /** Counts a drop io made, captures it, and frees the slot. */
+  private dropSlot(slot: number, offset: number, length: number, reason: number, outside: boolean): void {
+    this.io.drops[reason]!++;
+    const capture = this.capture.active;
+    if (capture !== null) {
+      const at = this.packets.slotOffset(slot) + offset;
+      capture.offer(
+        CapturePoint.drop,
+        outside ? CaptureSide.outside : CaptureSide.inside,
+        this.bytes,
+        at,
+        length,
+        reason,
+        Date.now(),
+      );
+    }
+    this.packets.free(slot);
+  }
+
+  /** Slot capacity from the data offset: the largest packet a read may put there. */
+  private get capacity(): number {
+    return this.packets.slotSize - this.packets.headroom;
+  }
+
+  private receiveInside(queue: number): void {
+    const inside = this.inside;
+    if (inside === null || this.closed) return;
+    const packets = this.packets;
+    const bytes = this.bytes;
+    const capacity = this.capacity;
+    const workers = this.io.workers;
+    const byQueue = inside.queues >= workers;
+    const now = Date.now();
+    for (let round = 0; round < 4; round++) {
+      const n = packets.allocBatch(this.slots, BATCH);
+      if (n === 0) {
+        this.io.drops[DropReason.noBufferSpace]!++;
+        return;
+      }
+      for (let i = 0; i < n; i++) this.offsets[i] = packets.dataOffset(this.slots[i]!);
+      const got = inside.read(queue, bytes, this.offsets, this.lengths, n, capacity);
+      for (let i = got; i < n; i++) packets.free(this.slots[i]!);
+      const capture = this.capture.active;
+      for (let i = 0; i < got; i++) {
+        const slot = this.slots[i]!;
+        const at = this.offsets[i]!;
+        const length = this.lengths[i]!;
+        this.insideRxPackets++;
+        this.insideRxBytes += length;
+        if (length >= capacity || length > 0xffff) {
+          this.dropSlot(slot, packets.headroom, Math.min(length, capacity), DropReason.noBufferSpace, false);
+          continue;
+        }
+        if (capture !== null) {
+          capture.offer(CapturePoint.rx, CaptureSide.inside, bytes, at, length, -1, now);
+        }
+        const verdict = this.forwarding.check(bytes, at, length, now);
+        if (verdict !== WIRE_OK) {
+          if (this.forwarding.icmpLength > 0) this.sendIcmpError();
+          this.dropSlot(slot, packets.headroom, length, verdict, false);
+          continue;
+        }
+        const worker = byQueue ? queue % workers : this.io.steering.outbound(bytes, at, length);
+        this.queueRx(worker, false, slot, packets.headroom, length);
+      }
+      if (got < n) break;
+    }
+    this.flushRx();
+    this.kick();
+  }
+
+  /** An ICMP error InsideForwarding built: as the host's own (raw ICMP socket), else back inside. */
+  private sendIcmpError(): void {
+    const f = this.forwarding;
+    if (this.icmpSockets?.sendError(f.icmp, f.icmpLength, f.icmpVersion)) {
+      this.icmpErrorsSent++;
+      return;
+    }
+    const inside = this.inside;
+    if (inside === null) return;
+    this.offsets[0] = 0;
+    this.lengths[0] = f.icmpLength;
+    if (inside.write(0, f.icmp, this.offsets, this.lengths, 1) === 1) this.icmpErrorsSent++;
+  }
+
+  receiveUdp(endpoint: UdpOutside, message: Buffer, address: string, port: number): void {
+    if (this.closed) return;
+    const length = message.length;
+    endpoint.rxPackets++;
+    endpoint.rxBytes += length;
+    if (length === 1 && message[0] === 0xff) this.keepalivesReceived++;
+    const packets = this.packets;
+    const slot = packets.alloc();
+    if (slot < 0) {
+      this.io.drops[DropReason.noBufferSpace]!++;
+      return;
+    }
+    const at = packets.dataOffset(slot);
+    if (length + 48 > this.capacity) {
+      this.dropSlot(slot, packets.headroom, 0, DropReason.noBufferSpace, true);
+      return;
+    }
+    this.bytes.set(message, at);
+    const header = endpoint.writeHeaders(this.bytes, at, length, address, port);
+    if (header === 0) {
+      this.dropSlot(slot, packets.headroom, length, DropReason.badVersion, true);
+      return;
+    }
+    this.deliverOutside(slot, packets.headroom - header, length + header, Date.now());
+    this.kick();
+  }
+
+  private receiveRaw(raw: RawEspOutside): void {
+    if (this.closed) return;
+    const packets = this.packets;
+    const bytes = this.bytes;
+    const now = Date.now();
+    // IPv6 packets come without their header: leave room for it in front.
+    const room = raw.family === 6 ? 40 : 0;
+    const capacity = this.capacity - room;
+    for (let round = 0; round < 4; round++) {
+      const n = packets.allocBatch(this.slots, BATCH);
+      if (n === 0) {
+        this.io.drops[DropReason.noBufferSpace]!++;
+        return;
+      }
+      for (let i = 0; i < n; i++) this.offsets[i] = packets.dataOffset(this.slots[i]!) + room;
+      const got = raw.receive(bytes, this.offsets, this.lengths, n, capacity, this.addresses);
+      for (let i = got; i < n; i++) packets.free(this.slots[i]!);
+      for (let i = 0; i < got; i++) {
+        const slot = this.slots[i]!;
+        let at = this.offsets[i]!;
+        let length = this.lengths[i]!;
+        raw.rxPackets++;
+        raw.rxBytes += length;
+        if (length >= capacity) {
+          this.dropSlot(slot, packets.headroom, 0, DropReason.noBufferSpace, true);
+          continue;
+        }
+        if (room > 0) {
+          const a = i * 32;
+          for (let k = 0; k < 4; k++) {
+            this.src6[k] = readU32(this.addresses, a + 4 * k);
+            this.dst6[k] = readU32(this.addresses, a + 16 + 4 * k);
+          }
+          at -= writeEspOuterHeader6(bytes, at, length, this.src6, this.dst6);
+          length += 40;
+        }
+        this.deliverOutside(slot, at - packets.slotOffset(slot), length, now);
+      }
+      if (got < n) break;
+    }
+    this.flushRx();
+    this.kick();
+  }
+
+  /** An outer packet is in `slot` at `offset`: reassemble it if it is a fragment, capture it, steer it. */
+  private deliverOutside(slot: number, offset: number, length: number, now: number): void {
+    const bytes = this.bytes;
+    let at = this.packets.slotOffset(slot) + offset;
+    const capture = this.capture.active;
+    if (capture !== null) capture.offer(CapturePoint.rx, CaptureSide.outside, bytes, at, length, -1, now);
+    if (this.reassembler.isFragment(bytes, at, length)) {
+      this.fragmentsReceived++;
+      const r = this.reassembled;
+      const outcome = this.reassembler.offer(bytes, at, length, now, r);
+      if (outcome === Reassembly.dropped) {
+        this.io.drops[r.reason]! += r.dropped - 1;
+        this.dropSlot(slot, offset, length, r.reason, true);
+        return;
+      }
+      this.packets.free(slot);
+      if (outcome === Reassembly.pending) return;
+      this.fragmentsReassembled++;
+      slot = r.slot;
+      offset = r.offset;
+      length = r.length;
+      at = this.packets.slotOffset(slot) + offset;
+    }
+    const worker = this.io.steering.inbound(bytes, at, length);
+    this.queueRx(worker, true, slot, offset, length);
+  }
+
+  // Transmit: from the workers
+
+  /** What workers sent to the outside: by UDP or raw socket. Returns packets taken. */
+  private drainOutside(): number {
+    const io = this.io;
+    const packets = this.packets;
+    const bytes = this.bytes;
+    const descs = this.descs;
+    const slotSize = packets.slotSize;
+    let total = 0;
+    let now = 0;
+    for (let w = 0; w < io.workers; w++) {
+      const n = io.receiveOutside(w, descs, BATCH);
+      if (n === 0) continue;
+      total += n;
+      if (now === 0) now = Date.now();
+      const capture = this.capture.active;
+      let raw = 0;
+      for (let i = 0; i < n; i++) {
+        const slot = descs[i << 1]! & SLOT_MASK;
+        const word1 = descs[(i << 1) + 1]!;
+        const offset = word1 >>> 16;
+        const length = word1 & 0xffff;
+        const at = slot * slotSize + offset;
+        if (capture !== null) capture.offer(CapturePoint.tx, CaptureSide.outside, bytes, at, length, -1, now);
+        const version = bytes[at]! >>> 4;
+        const l4 = version === 4 ? at + ((bytes[at]! & 0x0f) << 2) : at + 40;
+        const protocol = version === 4 ? bytes[at + 9]! : version === 6 ? bytes[at + 6]! : -1;
+        if (protocol === IpProtocol.udp) {
+          const endpoint = this.udpFor(version);
+          if (endpoint !== null && l4 + 8 <= at + length) {
+            if (version === 6) for (let k = 0; k < 4; k++) this.peer6[k] = readU32(bytes, at + 24 + 4 * k);
+            this.inFlight[(this.inFlightHead + this.inFlightCount++) % this.inFlight.length] = slot;
+            endpoint.send(
+              bytes,
+              l4 + 8,
+              at + length - l4 - 8,
+              readU16(bytes, l4 + 2),
+              readU32(bytes, at + 16),
+              this.peer6,
+              this.onSent,
+            );
+            continue;
+          }
+        } else if (protocol === IpProtocol.esp && this.rawFor(version) !== null) {
+          this.rawSlots[raw] = slot;
+          this.rawOffsets[raw] = at;
+          this.rawLengths[raw] = length;
+          raw++;
+          continue;
+        }
+        this.dropSlot(slot, offset, length, DropReason.noOutsidePath, true);
+      }
+      if (raw > 0) this.sendRaw(raw);
+    }
+    return total;
+  }
+
+  /** Sends the raw ESP packets gathered, fragmenting those above their SA's path MTU, and frees them. */
+  private sendRaw(count: number): void {
+    const bytes = this.bytes;
+    for (let i = 0; i < count; i++) {
+      const at = this.rawOffsets[i]!;
+      const length = this.rawLengths[i]!;
+      const version = (bytes[at]! >>> 4) as 4 | 6;
+      const raw = this.rawFor(version)!;
+      const l4 = version === 4 ? at + ((bytes[at]! & 0x0f) << 2) : at + 40;
+      const pmtu = this.paths.pmtuOfSpi(readU32(bytes, l4));
+      const address = this.rawAddresses;
+      address.fill(0, 0, 16);
+      if (version === 4) address.set(bytes.subarray(at + 16, at + 20), 0);
+      else address.set(bytes.subarray(at + 24, at + 40), 0);
+      if (length <= pmtu) {
+        this.offsets[0] = at;
+        this.lengths[0] = length;
+        raw.send(bytes, this.offsets, this.lengths, address, 1);
+      } else {
+        const f = this.fragments;
+        this.fragmentId = (this.fragmentId + 1) >>> 0 || 1;
+        const r = fragmentOuterPacket(bytes, at, length, pmtu, this.fragmentId, this.fragmentBuffer, f);
+        if (r !== WIRE_OK) {
+          const slot = this.rawSlots[i]!;
+          this.dropSlot(slot, at - this.packets.slotOffset(slot), length, r, true);
+          this.rawSlots[i] = 0xffffffff;
+          continue;
+        }
+        for (let k = 0; k < f.count; k++) this.fragmentAddresses.set(address.subarray(0, 16), 16 * k);
+        this.fragmentsSent += raw.send(
+          this.fragmentBuffer,
+          f.offsets,
+          f.lengths,
+          this.fragmentAddresses,
+          f.count,
+        );
+      }
+    }
+    for (let i = 0; i < count; i++) {
+      const slot = this.rawSlots[i]!;
+      if (slot !== 0xffffffff) this.packets.free(slot);
+    }
+  }
+
+  private sent(error: Error | null): void {
+    const slot = this.inFlight[this.inFlightHead]!;
+    this.inFlightHead = (this.inFlightHead + 1) % this.inFlight.length;
+    this.inFlightCount--;
+    if (error !== null) {
+      this.io.drops[DropReason.noOutsidePath]!++;
+      for (const u of this.udp) u.sendErrors++;
+    }
+    if (!this.closed) this.packets.free(slot);
+  }
+
+  /** Decrypted packets to the inside port. */
+  private drainInside(): number {
+    const io = this.io;
+    const packets = this.packets;
+    const descs = this.descs;
+    const slotSize = packets.slotSize;
+    const inside = this.inside;
+    let total = 0;
+    for (let w = 0; w < io.workers; w++) {
+      const n = io.receiveInside(w, descs, BATCH);
+      if (n === 0) continue;
+      total += n;
+      if (inside === null) {
+        for (let i = 0; i < n; i++) {
+          const word1 = descs[(i << 1) + 1]!;
+          this.dropSlot(
+            descs[i << 1]! & SLOT_MASK,
+            word1 >>> 16,
+            word1 & 0xffff,
+            DropReason.noOutsidePath,
+            false,
+          );
+        }
+        continue;
+      }
+      const capture = this.capture.active;
+      const now = capture === null ? 0 : Date.now();
+      for (let i = 0; i < n; i++) {
+        const word1 = descs[(i << 1) + 1]!;
+        this.offsets[i] = (descs[i << 1]! & SLOT_MASK) * slotSize + (word1 >>> 16);
+        this.lengths[i] = word1 & 0xffff;
+        if (capture !== null) {
+          capture.offer(
+            CapturePoint.tx,
+            CaptureSide.inside,
+            this.bytes,
+            this.offsets[i]!,
+            this.lengths[i]!,
+            -1,
+            now,
+          );
+        }
+      }
+      const taken = inside.write(w, this.bytes, this.offsets, this.lengths, n);
+      for (let i = 0; i < n; i++) {
+        const slot = descs[i << 1]! & SLOT_MASK;
+        const length = this.lengths[i]!;
+        if (i < taken && length > 0) {
+          this.insideTxPackets++;
+          this.insideTxBytes += length;
+          packets.free(slot);
+        } else {
+          const word1 = descs[(i << 1) + 1]!;
+          this.dropSlot(
+            slot,
+            word1 >>> 16,
+            word1 & 0xffff,
+            i < taken ? DropReason.badInnerHeader : DropReason.queueFull,
+            false,
+          );
+        }
+      }
+    }
+    return total;
+  }
+
+  private udpFor(version: number): UdpOutside | null {
+    for (const u of this.udp) if (u.family === version) return u;
+    return null;
+  }
+
+  private rawFor(version: number): RawEspOutside | null {
+    for (const r of this.raw) if (r.family === version) return r;
+    return null;
+  }
+
+  // Timers
+
+  private keepHouse(): void {
+    const now = Date.now();
+    if (this.reassembler.active > 0) {
+      this.reassembler.expire(now, (reason, fragments) => {
+        this.io.drops[reason]! += fragments;
+      });
+    }
+    this.paths.age(now);
+    if (this.capture.active !== null) this.capture.settle();
+    this.kick();
+  }
+
+  private learnPathMtu(report: PathMtuReport): void {
+    for (const u of [...this.udp, ...this.raw]) {
+      if (u.family !== report.version) continue;
+      const w = u.local.words;
+      if (
+        w[0] !== report.local[0] ||
+        w[1] !== report.local[1] ||
+        w[2] !== report.local[2] ||
+        w[3] !== report.local[3]
+      ) {
+        continue;
+      }
+      this.paths.learn(report.version, report.remote, report.port, report.spi, report.mtu, Date.now());
+      return;
+    }
+  }
+
+  /** One 0xFF byte to each peer of a UDP-encapsulated outbound SA (RFC 3948 §2.3). */
+  sendKeepalives(): number {
+    const seen = new Set<string>();
+    let sent = 0;
+    for (const p of this.paths.list()) {
+      if (p.remotePort < 0) continue;
+      const endpoint = this.udpFor(p.version);
+      if (endpoint === null) continue;
+      const to = p.version === 4 ? formatV4(p.remote[3]!) : formatV6(p.remote);
+      const key = `${to}|${p.remotePort}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      endpoint.sendKeepalive(to, p.remotePort);
+      sent++;
+    }
+    this.keepalivesSent += sent;
+    return sent;
+  }
+
+  stats(): GatewayIoStats {
+    const drops: Record<string, number> = {};
+    for (let r = 0; r < dropReasonCount; r++) {
+      const n = this.io.drops[r]!;
+      if (n > 0) drops[dropReasons[r]!.name] = n;
+    }
+    return {
+      inside: {
+        name: this.inside?.name ?? null,
+        queues: this.inside?.queues ?? 0,
+        rxPackets: this.insideRxPackets,
+        rxBytes: this.insideRxBytes,
+        txPackets: this.insideTxPackets,
+        txBytes: this.insideTxBytes,
+      },
+      outside: [
+        ...this.udp.map((u) => endpointStats('udp', u.address, u.port, u)),
+        ...this.raw.map((r) => endpointStats('raw-esp', r.address, null, r)),
+      ],
+      natKeepalives: { sent: this.keepalivesSent, received: this.keepalivesReceived },
+      fragments: {
+        received: this.fragmentsReceived,
+        reassembled: this.fragmentsReassembled,
+        inProgress: this.reassembler.active,
+        sent: this.fragmentsSent,
+      },
+      icmp: {
+        listening: this.icmpSockets !== null,
+        errorsSent: this.icmpErrorsSent,
+        suppressed: this.forwarding.icmpSuppressed,
+        tooBigReports: this.icmpSockets?.reports ?? 0,
+      },
+      drops,
+      paths: this.paths.list().map((p) => ({
+        sa: p.name,
+        spi: p.spi,
+        pmtu: p.pmtu,
+        innerMtu: p.innerMtu,
+        learnedAt: p.learnedAt === 0 ? null : new Date(p.learnedAt).toISOString(),
+      })),
+    };
+  }
+
+  /** Stops the loop, closes every socket and the inside port, finishes a running capture. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.housekeeping !== null) clearInterval(this.housekeeping);
+    if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer);
+    this.inside?.close();
+    for (const r of this.raw) r.close();
+    this.icmpSockets?.close();
+    await Promise.all(this.udp.map((u) => u.close()));
+    await this.capture.close();
+    this.reassembler.clear();
+    // Wake a pending doorbell wait so nothing is left waiting on a closed io.
+    Atomics.store(this.doorbell, 0, 0);
+    Atomics.notify(this.doorbell, 0);
+  }
+}
+
+function endpointStats(
+  kind: 'udp' | 'raw-esp',
+  address: string,
+  port: number | null,
+  e: UdpOutside | RawEspOutside,
+): EndpointStats {
+  return {
+    kind,
+    address,
+    port,
+    rxPackets: e.rxPackets,
+    rxBytes: e.rxBytes,
+    txPackets: e.txPackets,
+    txBytes: e.txBytes,
+    sendErrors: e.sendErrors,
+  };
+}
+
+function formatV4(word: number): string {
+  return `${word >>> 24}.${(word >>> 16) & 255}.${(word >>> 8) & 255}.${word & 255}`;
+}
+
+function formatV6(words: Uint32Array): string {
+  const groups: string[] = [];
+  for (const w of words) groups.push((w >>> 16).toString(16), (w & 0xffff).toString(16));
+  return groups.join(':');
+}
