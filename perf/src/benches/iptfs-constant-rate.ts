@@ -85,6 +85,8 @@ interface Result {
   allPad: number;
   skipped: number;
   offered: number;
+  /** CPU time this thread got over the wall time of the run: below 1, the core was taken away. */
+  cpuShare: number;
 }
 
 function run(rate: number): Result {
@@ -114,6 +116,8 @@ function run(rate: number): Result {
   let nextArrival = start;
   let arrivals = 0;
   let n = 0;
+  const cpuBefore = process.cpuUsage();
+  const wallBefore = clock();
   for (let now = clock(); now < end && n < maxDepartures; now = clock()) {
     while (nextArrival <= now) {
       const p = inner[arrivals % inner.length]!;
@@ -130,6 +134,8 @@ function run(rate: number): Result {
       throw new Error('outer packet dropped or resized');
     times[n++] = clock();
   }
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuShare = (cpu.user + cpu.system) / 1e6 / (clock() - wallBefore);
   sa.destroy();
   const intervals = new Float64Array(n - 1);
   const jitter = new Float64Array(n - 1);
@@ -149,6 +155,7 @@ function run(rate: number): Result {
     allPad: sender.stats.allPad,
     skipped: sender.scheduler!.skipped,
     offered: arrivals,
+    cpuShare,
   };
 }
 
@@ -178,6 +185,7 @@ for (const rate of rates) {
     micros(r.max),
     `${((100 * r.allPad) / r.departures).toFixed(1)}%`,
     String(r.skipped),
+    `${(100 * r.cpuShare).toFixed(0)}%`,
   ]);
 }
 process.stdout.write(
@@ -193,6 +201,7 @@ process.stdout.write(
       'jitter max',
       'all-pad',
       'slots skipped',
+      'CPU share',
     ],
     rows,
   )}\n`,
