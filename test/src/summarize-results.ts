@@ -41,5 +41,28 @@ for (const file of tapFiles(resultsDir).sort()) {
     `  ${name.padEnd(28)} ${String(p).padStart(5)} passed ${String(f).padStart(3)} failed ${String(s).padStart(3)} skipped`,
   );
 }
+const missing = workspacesWithTests().filter((name) => !existsSync(join(resultsDir, `${name}.tap`)));
+for (const name of missing) lines.push(`  ${name.padEnd(28)} no results: its test script wrote no TAP file`);
 process.stdout.write(`\nTest results by workspace:\n${lines.join('\n')}\n\n`);
 process.stdout.write(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}\n`);
+if (missing.length > 0) process.exitCode = 1;
+
+/** Every workspace whose package.json has a test script, by package name. */
+function workspacesWithTests(): string[] {
+  const rootPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    workspaces: string[];
+  };
+  const dirs = rootPackage.workspaces.flatMap((pattern) =>
+    pattern.endsWith('/*')
+      ? readdirSync(join(root, pattern.slice(0, -2)), { withFileTypes: true })
+          .filter((e) => e.isDirectory())
+          .map((e) => join(pattern.slice(0, -2), e.name))
+      : [pattern],
+  );
+  return dirs.flatMap((dir) => {
+    const file = join(root, dir, 'package.json');
+    if (!existsSync(file)) return [];
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; scripts?: Record<string, string> };
+    return pkg.name !== undefined && pkg.scripts?.test !== undefined ? [pkg.name] : [];
+  });
+}
