@@ -3,7 +3,7 @@ import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { DropReason, dropReasonCount, dropReasonName } from '@espresso/counters';
 import type { SaConfig } from '@espresso/esp';
 import { type CaptureRecord, type CaptureWriter, type PacketToWrite, readCapture } from '@espresso/pcap';
-import { type GroupResourceKind, type SaBinding, splitKeys } from '@espresso/sad';
+import { type DatapathEvent, type GroupResourceKind, type SaBinding, splitKeys } from '@espresso/sad';
 import { compileSpd } from '@espresso/spd';
 import { PacketCollector, PacketInjector, type PacketVisitor, WorkerPool } from '@espresso/workers';
 import {
@@ -57,21 +57,49 @@ export async function processCaptureOnPool(options: PoolCaptureOptions): Promise
   });
   const partial = partialPath(options.output);
   let writer: CaptureWriter | null = null;
+  const events: Record<string, string | number>[] = [];
+  pool.onEvent((event) => {
+    const record = eventRecord(event);
+    if (record !== null) events.push(record);
+  });
   try {
     await installConfig(pool, options.config);
     writer = openOutput(partial, options.output, format);
     const run = new CaptureRun(pool, options.from, window, writer, options.output);
     const totals = await run.replay(options.input);
+    // Counters and events as of the last packet, from every worker.
+    await pool.sync();
     await guardOutput(options.output, () => writer!.close());
     writer = null;
     await guardOutput(options.output, () => rename(partial, options.output));
-    return poolStats(pool, options.config, options.from, totals, format);
+    return { ...poolStats(pool, options.config, options.from, totals, format), events };
   } catch (error) {
     if (writer !== null) await writer.close().catch(() => undefined);
     await rm(partial, { force: true });
     throw error;
   } finally {
     await pool.close();
+  }
+}
+
+/** A datapath event as the statistics list it (what an SA reported; soft expiry is not among them). */
+function eventRecord(event: DatapathEvent): Record<string, string | number> | null {
+  switch (event.type) {
+    case 'hard-expire':
+      return { type: event.type, sa: event.sa, limit: event.kind };
+    case 'sequence-overflow':
+      return { type: event.type, sa: event.sa };
+    case 'nat-mapping-change':
+      return {
+        type: event.type,
+        sa: event.sa,
+        previousAddress: event.previous.address,
+        previousPort: event.previous.port,
+        address: event.current.address,
+        port: event.current.port,
+      };
+    default:
+      return null;
   }
 }
 

@@ -161,6 +161,40 @@ describe('espresso process --workers 2: gateway A to gateway B, both on the work
     assert.deepEqual(failures, []);
   });
 
+  it("applies an SA's hard packet limit across the workers: the packets past it are dropped, the event listed", async () => {
+    const sa = { ...outs[0]!, lifetime: { hard: { packets: 5 } } };
+    const config = work.writeJson('limited.json', configDocument([sa], [aPolicies[0]]));
+    const input = work.path('limited.pcap');
+    await writeCapture(
+      input,
+      Array.from({ length: 8 }, () => inner[0]!),
+    );
+    const stats = work.path('limited.stats');
+    const r = espresso([
+      'process',
+      '--workers',
+      '2',
+      '--config',
+      config,
+      '--in',
+      input,
+      '--out',
+      work.path('limited-out.pcap'),
+      '--from',
+      'inside',
+      '--stats',
+      stats,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const s = readStats(stats) as ReturnType<typeof readStats> & { events: { type: string; sa: string }[] };
+    assert.equal(s.protected, 5);
+    assert.deepEqual(s.drops.byReason, { state_expired: 3 });
+    assert.deepEqual(
+      s.events.map((e) => [e.type, e.sa]),
+      [['hard-expire', sa.name]],
+    );
+  });
+
   it('refuses a bad worker count as a usage error', () => {
     const r = espresso([
       'process',

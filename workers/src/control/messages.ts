@@ -49,7 +49,10 @@ export type ControlMessage =
     }
   | { readonly kind: 'sa-remove'; readonly version: number; readonly name: string }
   | { readonly kind: 'spd'; readonly version: number; readonly snapshot: SpdTransfer }
-  /** Changes nothing; keeps the version sequence whole when a request named nothing installed. */
+  /**
+   * Changes nothing: the worker publishes its SA counters and progress and acknowledges. Also keeps the
+   * version sequence whole when a request named nothing installed.
+   */
   | { readonly kind: 'sync'; readonly version: number }
   /** Asks what the worker holds (tests, diagnostics); answered with a 'probe' report. */
   | { readonly kind: 'probe'; readonly id: number }

@@ -265,6 +265,17 @@ export class WorkerPool {
     return this.acks.expect(version);
   }
 
+  /**
+   * Resolves once every worker has published its SA counters and progress and handed io everything it
+   * reported before (events come on the same port, ahead of the acknowledgement).
+   */
+  async sync(): Promise<PoolAck> {
+    this.checkOpen();
+    const version = ++this.version;
+    for (const handle of this.handles) this.post(handle, { kind: 'sync', version });
+    return this.acks.expect(version);
+  }
+
   // State and counters
 
   placement(name: string): SaPlacement | undefined {

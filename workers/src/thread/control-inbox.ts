@@ -82,6 +82,8 @@ export class ControlInbox {
           ctx.resetPolicyCounts(message.version);
           break;
         case 'sync':
+          // io asks for a consistent read: counters and progress as of this point.
+          this.sas.publishCounters();
           break;
       }
     } catch (e) {
