@@ -80,6 +80,27 @@ describe('control messages to workers: versioned, applied in order, acknowledged
     assert.equal(pool.controlVersion, version);
   });
 
+  it('a removal in flight when its owner dies is done: the replacement never holds the SA', async () => {
+    const placed = await pool.install(installSpec('doomed', gcmPair(0x2006).out));
+    const owner = placed.placement.owner;
+    await pool.whenSpareReady();
+    await pool.fault(owner, 'stall');
+    const removal = pool.remove('doomed');
+    await pool.fault(owner, 'terminate');
+    const ack = await removal;
+    assert.equal(ack.acknowledged, 2);
+    assert.equal(
+      ack.nextSequence,
+      1n + BigInt(pool.options.sequenceMargin),
+      'no exact answer: published + margin',
+    );
+    await pool.whenReady(owner);
+    const probe = await pool.probe(owner);
+    assert.ok(!probe.owned.includes('doomed'));
+    assert.equal(pool.placement('doomed'), undefined);
+    assert.equal(pool.restarts(owner), 1);
+  });
+
   it('the caller keeps its key bytes: the pool works on copies', async () => {
     const spec = installSpec('sa-3', gcmPair(0x2005).out);
     const before = Uint8Array.from(spec.keys.encryptionKey);

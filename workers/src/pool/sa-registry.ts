@@ -21,6 +21,8 @@ export interface SaEntry {
   readonly keys: SaKeys;
   /** Per-SA counter sums of the slot when it was assigned (slots keep counting across SAs). */
   readonly counterBase: Float64Array;
+  /** Set once its removal is sent: a worker started from now on must not get it. */
+  removing: boolean;
 }
 
 export function spiOf(config: Pick<StoredSaConfig, 'spi'>): number {
@@ -76,8 +78,13 @@ export class SaRegistry {
     return [...this.entries.values()];
   }
 
+  /** The SA instances a worker starting now must know of: all but those being removed. */
+  live(): SaEntry[] {
+    return this.list().filter((e) => !e.removing);
+  }
+
   ownedBy(worker: number): SaEntry[] {
-    return this.list().filter((e) => e.placement.owner === worker);
+    return this.live().filter((e) => e.placement.owner === worker);
   }
 
   /** SA instances each worker owns. */
@@ -143,7 +150,7 @@ export class SaRegistry {
       const at = this.freeSlots.lastIndexOf(placement.slot);
       if (at >= 0) this.freeSlots.splice(at, 1);
     }
-    const entry: SaEntry = { placement, config, keys, counterBase };
+    const entry: SaEntry = { placement, config, keys, counterBase, removing: false };
     this.entries.set(placement.name, entry);
     this.ownedCount[placement.owner]!++;
     if (placement.direction === 'in') {

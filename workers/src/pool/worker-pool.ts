@@ -240,6 +240,7 @@ export class WorkerPool {
     this.checkOpen();
     const entry = this.registry.get(name);
     const version = ++this.version;
+    if (entry !== undefined) entry.removing = true;
     for (const handle of this.handles) this.post(handle, { kind: 'sa-remove', version, name });
     if (entry === undefined) return this.acks.expect(version);
     const ack = await this.acks.expect(version);
@@ -523,7 +524,7 @@ export class WorkerPool {
       worker,
       epoch,
       version: this.version,
-      placements: this.registry.list().map((e) => e.placement),
+      placements: this.registry.live().map((e) => e.placement),
       secrets,
       spd: this.spd,
       spdMessage: this.spdMessage,

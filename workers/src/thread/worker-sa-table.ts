@@ -68,6 +68,8 @@ export class WorkerSaTable {
       }
       return;
     }
+    // The old instance goes first: its final counters are in shared memory before the new one reads them.
+    if (existing !== undefined) this.remove(placement.name);
     let runtime: SaRuntime | null = null;
     if (mine) {
       if (secret === null) throw new Error(`SA '${placement.name}' placed here without its keys`);
@@ -81,7 +83,6 @@ export class WorkerSaTable {
       secret.keys.encryptionKey.fill(0);
       secret.keys.integrityKey.fill(0);
     }
-    if (existing !== undefined) this.remove(placement.name);
     const route = new SaRoute(placement, runtime);
     if (runtime !== null && runtime.direction === 'in') {
       try {
