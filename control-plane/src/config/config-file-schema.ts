@@ -1,5 +1,6 @@
 import { ConfigDocument } from '@espresso/api';
 import { type Static, Type } from 'typebox';
+import { InterfacesSchema } from './interfaces-schema.ts';
 
 /** The configuration file format this Espresso reads and writes. */
 export const CONFIG_FORMAT_VERSION = 1;
@@ -10,7 +11,7 @@ export const CONFIG_SCHEMA_PATH = 'docs/config.schema.json';
 /**
  * A configuration file: the document PUT /v1/config takes (SPI settings, SA groups, SAs with their
  * keys, the SPD), plus `$schema` for editors and the format `version`. Neither of those two reaches the
- * control plane: the loader checks and removes them.
+ * control plane: the loader checks and removes them, and `interfaces` (read by `espresso serve`).
  */
 export const ConfigFile = Type.Object(
   {
@@ -27,6 +28,7 @@ export const ConfigFile = Type.Object(
       }),
     ),
     ...ConfigDocument.properties,
+    interfaces: Type.Optional(InterfacesSchema),
   },
   {
     additionalProperties: false,

@@ -6,6 +6,7 @@ import { Compile } from 'typebox/compile';
 import { validationError } from '../api/validator.ts';
 import { CONFIG_FORMAT_VERSION, ConfigFile } from './config-file-schema.ts';
 import { ConfigFileError, type ConfigIssue } from './config-issue.ts';
+import type { InterfacesConfig } from './interfaces-schema.ts';
 
 const checker = Compile(ConfigFile);
 
@@ -16,17 +17,31 @@ const checker = Compile(ConfigFile);
  * the algorithm, policy references) is for the consumer to check, as the control plane does on apply.
  */
 export async function readConfigFile(path: string): Promise<ConfigDocument> {
+  return (await readConfigFileParts(path)).document;
+}
+
+/** `readConfigFile`, with the `interfaces` section `espresso serve` runs a gateway on (null when absent). */
+export async function readConfigFileParts(path: string): Promise<ConfigFileParts> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
     throw new ConfigFileError('unreadable', path, `cannot read the configuration: ${systemReason(error)}`);
   }
-  return parseConfigText(text, path);
+  return parseConfigParts(text, path);
 }
 
 /** `readConfigFile` for text already in hand; `file` names it in errors. */
 export function parseConfigText(text: string, file: string): ConfigDocument {
+  return parseConfigParts(text, file).document;
+}
+
+export interface ConfigFileParts {
+  readonly document: ConfigDocument;
+  readonly interfaces: InterfacesConfig | null;
+}
+
+function parseConfigParts(text: string, file: string): ConfigFileParts {
   if (text.trim() === '') throw new ConfigFileError('bad-json', file, 'the configuration is empty');
   let value: unknown;
   try {
@@ -37,11 +52,11 @@ export function parseConfigText(text: string, file: string): ConfigDocument {
   }
   const checked = checkConfigFile(value);
   if (!checked.ok) throw ConfigFileError.invalid(file, checked.issues);
-  return checked.document;
+  return { document: checked.document, interfaces: checked.interfaces };
 }
 
 export type ConfigFileCheck =
-  | { readonly ok: true; readonly document: ConfigDocument }
+  | { readonly ok: true; readonly document: ConfigDocument; readonly interfaces: InterfacesConfig | null }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
 /** Checks parsed JSON against the configuration file schema; issues are JSON pointers. */
@@ -76,8 +91,8 @@ export function checkConfigFile(value: unknown): ConfigFileCheck {
       }),
     };
   }
-  const { $schema: _schema, version: _version, ...document } = value as ConfigFile;
-  return { ok: true, document };
+  const { $schema: _schema, version: _version, interfaces, ...document } = value as ConfigFile;
+  return { ok: true, document, interfaces: interfaces ?? null };
 }
 
 /** What the whole-document check says where a union or enum did not match: the owners say more. */

@@ -1,31 +1,43 @@
+import type { ConfigDocument } from '@espresso/api';
 import { FileHighWaterMarks } from '@espresso/sad';
 import { defaultWorkerCount, MAX_WORKERS } from '@espresso/workers';
 import { loadTokens } from '../../api/auth.ts';
 import { defaultListen, isLoopback, parseListenAddress } from '../../api/listen-address.ts';
+import { registerGatewayRoutes } from '../../api/routes/gateway.ts';
 import { createApiServer } from '../../api/server.ts';
-import { readConfigFile } from '../../config/config-file.ts';
+import { type ConfigFileParts, readConfigFileParts } from '../../config/config-file.ts';
 import { ConfigFileError } from '../../config/config-issue.ts';
 import { WorkerPoolDatapath } from '../../datapath/worker-pool-datapath.ts';
 import { ApiError } from '../../errors.ts';
+import { Gateway, GatewayStartError } from '../../gateway/gateway.ts';
 import { applyConfig } from '../../state/config-apply.ts';
 import { ControlPlane } from '../../state/control-plane.ts';
 import { type Command, type CommandIo, stringOption, UsageError } from '../command.ts';
 import { integerArgument } from '../support/input.ts';
 import { espressoVersion } from '../version.ts';
 
-/**
- * Applies a configuration file (the published configuration format) at start, printing every field at
- * fault, one per line, when it is refused.
- */
-async function applyStartConfig(cp: ControlPlane, path: string, io: CommandIo): Promise<boolean> {
+/** Reads the configuration file given at start, printing every field at fault, one per line. */
+async function readStartConfig(path: string, io: CommandIo): Promise<ConfigFileParts | null> {
   try {
-    await applyConfig(cp, await readConfigFile(path));
+    return await readConfigFileParts(path);
+  } catch (error) {
+    if (!(error instanceof ConfigFileError)) throw error;
+    for (const line of error.lines()) io.err(`espresso: ${line}\n`);
+    return null;
+  }
+}
+
+/** Applies the configuration's document (SAs, groups, policies), printing every field at fault when refused. */
+async function applyStartConfig(
+  cp: ControlPlane,
+  document: ConfigDocument,
+  path: string,
+  io: CommandIo,
+): Promise<boolean> {
+  try {
+    await applyConfig(cp, document);
     return true;
   } catch (error) {
-    if (error instanceof ConfigFileError) {
-      for (const line of error.lines()) io.err(`espresso: ${line}\n`);
-      return false;
-    }
     if (!(error instanceof ApiError)) throw error;
     const issues = error.issues.length === 0 ? [{ path: '', message: error.message }] : error.issues;
     for (const issue of issues) io.err(`espresso: ${path}: ${issue.path || '/'}: ${issue.message}\n`);
@@ -54,9 +66,12 @@ export const serveCommand: Command = {
                 [--high-water-marks FILE] [--log-level LEVEL]
 
 Runs the control plane: SAD, SPD, SPI allocation, events and metrics, behind the HTTP API
-(OpenAPI at /v1/openapi.json), until SIGINT or SIGTERM.
+(OpenAPI at /v1/openapi.json), until SIGINT or SIGTERM. With a configuration that names
+\`interfaces\`, it is a gateway: ESP in UDP or raw ESP outside, a TUN device inside (root),
+packet captures at /v1/captures, interface statistics at /v1/interfaces.
 
-  --config FILE            apply this configuration document at start (as PUT /v1/config)
+  --config FILE            apply this configuration at start (its SAs, groups and policies as
+                           PUT /v1/config; its interfaces to run the gateway on)
   --listen ADDR:PORT       default ${defaultListen.host}:${defaultListen.port}; port 0 picks a free one
   --token-file FILE        bearer tokens, one '<read|write> <token>' per line; also
                            $ESPRESSO_API_TOKEN (write) and $ESPRESSO_API_READ_TOKEN (read).
@@ -100,19 +115,40 @@ Runs the control plane: SAD, SPD, SPI allocation, events and metrics, behind the
     }
     const marksFile = stringOption(args, 'high-water-marks');
 
-    const datapath = await WorkerPoolDatapath.start({ workers });
-    // No io adapter feeds the rings yet; relaying hand-offs and balancing slots still needs doing.
-    datapath.pool.startPumping();
+    const configFile = stringOption(args, 'config');
+    const config = configFile === undefined ? null : await readStartConfig(configFile, io);
+    if (configFile !== undefined && config === null) return 1;
+    const interfaces = config?.interfaces ?? null;
+
+    // A gateway's slots also hold reassembled outer packets, larger than a link's MTU.
+    const datapath = await WorkerPoolDatapath.start({
+      workers,
+      ...(interfaces === null ? {} : { mtu: 4096 }),
+    });
+    // Without interfaces no io loop runs; relaying hand-offs and balancing slots still needs doing.
+    if (interfaces === null) datapath.pool.startPumping();
     const cp = new ControlPlane({
       datapath,
       ...(marksFile === undefined ? {} : { highWaterMarks: new FileHighWaterMarks(marksFile) }),
     });
     await cp.start();
-    const configFile = stringOption(args, 'config');
-    if (configFile !== undefined && !(await applyStartConfig(cp, configFile, io))) {
+    if (config !== null && !(await applyStartConfig(cp, config.document, configFile!, io))) {
       await cp.close();
       await datapath.close();
       return 1;
+    }
+    let gateway: Gateway | null = null;
+    if (interfaces !== null) {
+      try {
+        gateway = await Gateway.start(cp, datapath.pool, interfaces);
+      } catch (error) {
+        if (!(error instanceof GatewayStartError)) throw error;
+        io.err(`espresso: ${error.message}\n`);
+        await cp.close();
+        await datapath.close();
+        return 1;
+      }
+      for (const line of gatewayLines(gateway)) io.err(`espresso: ${line}\n`);
     }
     const version = espressoVersion();
     const app = createApiServer({
@@ -121,6 +157,7 @@ Runs the control plane: SAD, SPD, SPI allocation, events and metrics, behind the
       logger: { level: logLevel },
       ...(tokens.size === 0 ? {} : { tokens }),
     });
+    registerGatewayRoutes(app, gateway, process.env.ESPRESSO_TEST_HOOKS === '1');
     await app.listen({ host: listen.host, port: listen.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : listen.port;
@@ -133,8 +170,25 @@ Runs the control plane: SAD, SPD, SPI allocation, events and metrics, behind the
     clearInterval(sweeper);
     io.err(`espresso: ${signal}, shutting down\n`);
     await app.close();
+    await gateway?.close();
     await cp.close();
     await datapath.close();
     return 0;
   },
 };
+
+/** What a gateway runs on, for the operator, one line each. */
+function gatewayLines(gateway: Gateway): string[] {
+  const s = gateway.stats();
+  const lines = s.outside.map(
+    (o) => `outside ${o.kind === 'udp' ? `ESP in UDP on ${o.address}:${o.port}` : `raw ESP on ${o.address}`}`,
+  );
+  if (s.tun !== null) {
+    lines.push(
+      `inside TUN ${s.tun.name} (${s.inside.queues} queue${s.inside.queues === 1 ? '' : 's'}, MTU ${s.tun.mtu})` +
+        (s.tun.routes.length === 0 ? '' : `, routes ${s.tun.routes.join(' ')}`),
+    );
+  }
+  if (!s.icmp.listening) lines.push('no raw ICMP sockets: path MTU is not learned from ICMP errors');
+  return lines;
+}
