@@ -31,11 +31,16 @@ export async function main(argv: readonly string[]): Promise<void> {
   const startedAt = new Date().toISOString();
   const machine = machineInfo();
   const refs = measureReferences(o, [o.workers]);
-  const results: PipelineResult[] = [];
-  for (const budget of budgets) {
-    process.stdout.write(`measuring budget ${budget} ...\n`);
-    results.push(await measureEncrypt(o, poolSettings(o, { budget }), `budget ${budget}`));
+  // Two rounds over the budgets, best of the two kept for each.
+  const best = new Map<number, PipelineResult>();
+  for (let round = 0; round < 2; round++) {
+    for (const budget of budgets) {
+      process.stdout.write(`measuring budget ${budget} (round ${round + 1}) ...\n`);
+      const r = await measureEncrypt(o, poolSettings(o, { budget }), `budget ${budget}`);
+      if ((best.get(budget)?.rate ?? 0) < r.rate) best.set(budget, r);
+    }
   }
+  const results = budgets.map((b) => best.get(b)!);
   const charts: Chart[] = [
     {
       kind: 'line',
@@ -79,7 +84,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   publish({
     scenario: 'budget',
     title: 'Encrypt pipeline: batch budget sweep',
-    description: 'The encrypt scenario at each poll budget; everything else as in encrypt.',
+    description:
+      'The encrypt scenario at each poll budget (two alternating rounds, the better run kept); everything else as in encrypt.',
     command,
     startedAt,
     machine: machine.info(),

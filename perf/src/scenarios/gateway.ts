@@ -49,6 +49,8 @@ export class Gateway {
       budget: s.budget,
       idle: s.idle === 'busy' ? 'busy-poll' : 'doorbell',
       ringCapacity: s.ringCapacity,
+      // Enough slots to fill every worker's rx and tx rings with room to spare for io's own.
+      slots: Math.max(4096 + 2048 * s.workers, 3 * s.ringCapacity * s.workers + 4096),
       mtu: GATEWAY_MTU,
       spareThreads: 0,
     });

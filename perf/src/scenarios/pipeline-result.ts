@@ -51,3 +51,20 @@ export function ioShare(r: PipelineResult): number | null {
 export function workerWaitShare(r: PipelineResult): number | null {
   return r.workerTimes === null ? null : r.workerTimes.waited / (r.seconds * r.workers);
 }
+
+/**
+ * Runs `measure` `rounds` times and keeps the fastest run: on a machine shared with other jobs, a
+ * burst of their load should not decide a figure alone.
+ */
+export async function bestOf<R extends { readonly rate: number }>(
+  rounds: number,
+  measure: (round: number) => Promise<R>,
+): Promise<R> {
+  let best: R | null = null;
+  for (let round = 0; round < rounds; round++) {
+    const r = await measure(round);
+    if (best === null || r.rate > best.rate) best = r;
+  }
+  if (best === null) throw new RangeError('bestOf: at least one round');
+  return best;
+}

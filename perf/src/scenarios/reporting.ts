@@ -168,6 +168,7 @@ export function workerTable(results: readonly PipelineResult[]): ReportTable {
         w.meanBatch.toFixed(1),
         w.meanOccupancy.toFixed(0),
         String(w.sleeps),
+        (w.emptyPolls / Math.max(1, w.rxPackets)).toFixed(2),
         String(w.dropPackets),
       ]);
     });
@@ -182,6 +183,7 @@ export function workerTable(results: readonly PipelineResult[]): ReportTable {
       'mean batch',
       'mean rx occupancy',
       'doorbell sleeps',
+      'empty polls per packet',
       'drops',
     ],
     rows,

@@ -96,6 +96,8 @@ export interface WorkerWindow {
   /** Mean rx ring occupancy seen at each poll. */
   readonly meanOccupancy: number;
   readonly sleeps: number;
+  /** Polls that found every ring empty. */
+  readonly emptyPolls: number;
 }
 
 export function workerWindows(before: CountersSnapshot, after: CountersSnapshot): WorkerWindow[] {
@@ -112,6 +114,7 @@ export function workerWindows(before: CountersSnapshot, after: CountersSnapshot)
       meanBatch: d('batches') > 0 ? d('rxPackets') / d('batches') : 0,
       meanOccupancy: d('occupancySamples') > 0 ? d('occupancySum') / d('occupancySamples') : 0,
       sleeps: d('sleeps'),
+      emptyPolls: d('emptyPolls'),
     };
   });
 }
