@@ -73,7 +73,7 @@ export class Gateway {
     }
     let io: GatewayIo;
     try {
-      io = await GatewayIo.start(pool.io, pool.storage.ioDoorbell, {
+      io = await GatewayIo.start(pool.io, pool.storage, {
         outside: interfaces.outside.map(
           (o): OutsideEndpoint =>
             o.type === 'udp'

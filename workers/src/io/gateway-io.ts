@@ -1,6 +1,10 @@
 import { DropReason, dropReasonCount, dropReasons } from '@espresso/counters';
 import { DescriptorFlag, type PacketPool } from '@espresso/ring';
 import { IpProtocol, readU16, readU32, WIRE_OK } from '@espresso/wire';
+import type { DatapathStorage } from '../shared/datapath-storage.ts';
+import { readDropReason } from '../shared/slot-headroom.ts';
+import { ControlWord, controlWords } from '../shared/worker-control.ts';
+import { DROP_TRACED } from '../thread/drop-trace.ts';
 import {
   FragmentReassembler,
   Reassembly,
@@ -161,6 +165,8 @@ export class GatewayIo implements UdpReceiver {
   private inFlightCount = 0;
 
   private readonly doorbell: Int32Array;
+  private readonly controls: Int32Array[];
+  private tracingDrops = false;
   private scheduled = false;
   private waiting = false;
   private emptyPasses = 0;
@@ -187,7 +193,7 @@ export class GatewayIo implements UdpReceiver {
     this.kick();
   };
 
-  private constructor(io: PoolIo, ioDoorbell: SharedArrayBuffer, options: GatewayIoOptions) {
+  private constructor(io: PoolIo, storage: DatapathStorage, options: GatewayIoOptions) {
     this.io = io;
     this.packets = io.packets;
     this.bytes = io.bytes;
@@ -197,7 +203,8 @@ export class GatewayIo implements UdpReceiver {
     this.forwarding = new InsideForwarding(this.paths, { decrementTtl: options.decrementTtl ?? false });
     this.reassembler = new FragmentReassembler(io.packets, options.reassembly);
     this.keepaliveSeconds = options.natKeepaliveSeconds ?? 20;
-    this.doorbell = new Int32Array(ioDoorbell);
+    this.doorbell = new Int32Array(storage.ioDoorbell);
+    this.controls = Array.from({ length: io.workers }, (_, w) => controlWords(storage.control, w));
     const workers = io.workers;
     this.rxIn = Array.from({ length: workers }, () => new Uint32Array(2 * BATCH));
     this.rxOut = Array.from({ length: workers }, () => new Uint32Array(2 * BATCH));
@@ -208,15 +215,11 @@ export class GatewayIo implements UdpReceiver {
 
   /**
    * Opens the outside endpoints (and, where allowed, the ICMP sockets), starts reading the inside port
-   * and the loop. `ioDoorbell` is the pool storage's (`storage.ioDoorbell`). Throws, having closed what
-   * it opened, when an endpoint cannot be opened.
+   * and the loop. `storage` is the pool's (its io doorbell and the workers' control words). Throws,
+   * having closed what it opened, when an endpoint cannot be opened.
    */
-  static async start(
-    io: PoolIo,
-    ioDoorbell: SharedArrayBuffer,
-    options: GatewayIoOptions,
-  ): Promise<GatewayIo> {
-    const g = new GatewayIo(io, ioDoorbell, options);
+  static async start(io: PoolIo, storage: DatapathStorage, options: GatewayIoOptions): Promise<GatewayIo> {
+    const g = new GatewayIo(io, storage, options);
     try {
       for (const endpoint of options.outside) {
         if (endpoint.kind === 'udp') {
@@ -299,7 +302,17 @@ export class GatewayIo implements UdpReceiver {
     work += this.io.pump();
     work += this.flushRx();
     if (this.capture.active !== null) this.capture.settle();
+    this.traceDrops();
     return work;
+  }
+
+  /** Tells the workers whether to hand their drops over: while a capture of the drop point runs. */
+  private traceDrops(): void {
+    const active = this.capture.active;
+    const want = active !== null && (active.pointMask & (1 << CapturePoint.drop)) !== 0;
+    if (want === this.tracingDrops) return;
+    this.tracingDrops = want;
+    for (const words of this.controls) Atomics.store(words, ControlWord.dropTrace, want ? 1 : 0);
   }
 
   private sleep(): void {
@@ -576,11 +589,28 @@ export class GatewayIo implements UdpReceiver {
       const capture = this.capture.active;
       let raw = 0;
       for (let i = 0; i < n; i++) {
-        const slot = descs[i << 1]! & SLOT_MASK;
+        const word0 = descs[i << 1]!;
+        const slot = word0 & SLOT_MASK;
         const word1 = descs[(i << 1) + 1]!;
         const offset = word1 >>> 16;
         const length = word1 & 0xffff;
         const at = slot * slotSize + offset;
+        if (((word0 >>> 24) & DROP_TRACED) !== 0) {
+          // A worker's drop, counted there: only to be captured.
+          const side =
+            ((word0 >>> 24) & DescriptorFlag.inbound) !== 0 ? CaptureSide.outside : CaptureSide.inside;
+          capture?.offer(
+            CapturePoint.drop,
+            side,
+            bytes,
+            at,
+            length,
+            readDropReason(bytes, slot * slotSize),
+            now,
+          );
+          packets.free(slot);
+          continue;
+        }
         if (capture !== null) capture.offer(CapturePoint.tx, CaptureSide.outside, bytes, at, length, -1, now);
         const version = bytes[at]! >>> 4;
         const l4 = version === 4 ? at + ((bytes[at]! & 0x0f) << 2) : at + 40;

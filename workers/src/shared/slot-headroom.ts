@@ -6,6 +6,7 @@
  *
  * ```
  * [0, 2)   hand-off target worker (u16, big-endian): set by the worker that hands the packet over
+ * [2, 4)   drop reason (u16, big-endian): set by a worker that hands a dropped packet to io's capture
  * [4, 8)   io tag (u32): io's own (e.g. the packet's index in an input capture, to restore order)
  * [8, 16)  packet time in seconds (float64): set by io when the pool runs on a stamped clock
  * ```
@@ -15,6 +16,15 @@ export const SLOT_METADATA_BYTES = 16;
 export function writeHandoffTarget(buf: Uint8Array, slotStart: number, worker: number): void {
   buf[slotStart] = worker >>> 8;
   buf[slotStart + 1] = worker & 0xff;
+}
+
+export function writeDropReason(buf: Uint8Array, slotStart: number, reason: number): void {
+  buf[slotStart + 2] = reason >>> 8;
+  buf[slotStart + 3] = reason & 0xff;
+}
+
+export function readDropReason(buf: Uint8Array, slotStart: number): number {
+  return (buf[slotStart + 2]! << 8) | buf[slotStart + 3]!;
 }
 
 export function readHandoffTarget(buf: Uint8Array, slotStart: number): number {

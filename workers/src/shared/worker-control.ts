@@ -18,6 +18,8 @@ export const ControlWord = {
   stall: 4,
   /** The SPD snapshot version the worker's per-policy counts are indexed by (the worker writes it). */
   policySpd: 5,
+  /** io writes 1 while a packet capture takes drops: the worker then hands its drops to io (drop-trace.ts). */
+  dropTrace: 6,
 } as const;
 
 /** Per-worker Float64 counters (written by the worker only). */

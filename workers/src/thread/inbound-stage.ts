@@ -19,6 +19,7 @@ import {
   walkIpv6Extensions,
 } from '@espresso/wire';
 import { readSlotStamp } from '../shared/slot-headroom.ts';
+import { DropTrace } from './drop-trace.ts';
 import type { SaRoute } from './sa-route.ts';
 import type { SpdState } from './spd-state.ts';
 import { TxBatch } from './tx-batch.ts';
@@ -48,6 +49,7 @@ export class InboundStage {
   private readonly reason: Int16Array;
   private readonly touched: (SaRoute | null)[];
   private readonly tx: TxBatch;
+  private readonly drops: DropTrace;
   private epoch = 0;
 
   constructor(ctx: WorkerContext, spd: SpdState, sas: WorkerSaTable) {
@@ -61,6 +63,7 @@ export class InboundStage {
     this.reason = new Int16Array(n);
     this.touched = new Array<SaRoute | null>(n).fill(null);
     this.tx = new TxBatch(ctx, ctx.txInside, n);
+    this.drops = new DropTrace(ctx, n);
   }
 
   /** Processes `n` descriptors from the inbound rx ring; `wallSeconds` is the batch's clock reading. */
@@ -132,15 +135,15 @@ export class InboundStage {
     }
 
     const tx = this.tx;
+    const drops = this.drops;
+    drops.begin();
     for (let i = 0; i < n; i++) {
       const reason = this.reason[i]!;
       if (reason < 0) tx.add(descs, i);
-      else {
-        ctx.counters.drop(reason as DropReason, descs[(i << 1) + 1]! & 0xffff);
-        ctx.pool.free(descs[i << 1]! & SLOT_MASK);
-      }
+      else drops.drop(descs, i, reason as DropReason);
     }
     tx.flush(true);
+    drops.flush();
   }
 
   /**

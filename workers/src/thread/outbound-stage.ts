@@ -11,6 +11,7 @@ import { createFlowKey, extractFlowKey, WIRE_OK } from '@espresso/wire';
 import { readSlotStamp, writeHandoffTarget } from '../shared/slot-headroom.ts';
 import { WorkerExtra } from '../shared/worker-control.ts';
 import type { AcquireRaiser } from './acquire-raiser.ts';
+import { DropTrace } from './drop-trace.ts';
 import { HANDED_OFF } from './handoff.ts';
 import { BindingKind } from './policy-bindings.ts';
 import type { SaRoute } from './sa-route.ts';
@@ -57,6 +58,7 @@ export class OutboundStage {
   private readonly groupStart: Uint32Array;
   private readonly tx: TxBatch;
   private readonly handoff: TxBatch;
+  private readonly drops: DropTrace;
   private epoch = 0;
 
   constructor(ctx: WorkerContext, spd: SpdState, sas: WorkerSaTable, acquire: AcquireRaiser) {
@@ -76,6 +78,7 @@ export class OutboundStage {
     this.groupStart = new Uint32Array(n + 1);
     this.tx = new TxBatch(ctx, ctx.txOutside, n);
     this.handoff = new TxBatch(ctx, ctx.handoff, n);
+    this.drops = new DropTrace(ctx, n);
   }
 
   /** Processes `n` descriptors received from the outbound rx ring; `nowMs` is the wall clock. */
@@ -221,18 +224,17 @@ export class OutboundStage {
     const ctx = this.ctx;
     const tx = this.tx;
     const handoff = this.handoff;
+    const drops = this.drops;
+    drops.begin();
     for (let i = 0; i < n; i++) {
       const fate = this.fate[i]!;
       this.routeOf[i] = null;
       if (fate === Fate.pass || fate === Fate.protect) tx.add(descs, i);
       else if (fate === Fate.handoff) handoff.add(descs, i);
-      else {
-        const length = descs[(i << 1) + 1]! & 0xffff;
-        ctx.counters.drop(this.reason[i] as DropReason, length);
-        ctx.pool.free(descs[i << 1]! & SLOT_MASK);
-      }
+      else drops.drop(descs, i, this.reason[i] as DropReason);
     }
     tx.flush(true);
+    drops.flush();
     const handed = handoff.flush(false);
     if (handed !== 0) ctx.extra[WorkerExtra.handoffsOut]! += handed;
   }
