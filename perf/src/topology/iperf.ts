@@ -18,7 +18,8 @@ export interface UdpResult {
   readonly received: number;
   /** Fraction of the packets sent that the server did not receive, 0..1. */
   readonly loss: number;
-  /** Received packets per second. */
+  /** Sent and received packets per second over the run. */
+  readonly sentPps: number;
   readonly receivedPps: number;
 }
 
@@ -64,7 +65,7 @@ export class Iperf {
       seconds,
     );
     const end = out.end as {
-      sum_sent?: { packets?: number };
+      sum_sent?: { packets?: number; seconds?: number };
       sum_received?: { packets?: number; seconds?: number };
       sum: { packets: number; lost_packets: number; lost_percent: number };
     };
@@ -76,7 +77,9 @@ export class Iperf {
       sent,
       received,
       loss,
-      receivedPps: received / (end.sum_received?.seconds ?? seconds),
+      // Both over the sending time: the receiver's clock also counts the wait after the last packet.
+      sentPps: sent / (end.sum_sent?.seconds ?? seconds),
+      receivedPps: received / (end.sum_sent?.seconds ?? seconds),
     };
   }
 
