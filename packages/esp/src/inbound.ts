@@ -20,7 +20,7 @@ import {
 import { inferSequenceHigh } from './esn.ts';
 import type { InboundSaTable } from './inbound-sa-table.ts';
 import { createInboundPacket, type InboundPacket } from './modes/mode.ts';
-import { type PacketVector, VERDICT_FORWARD } from './packet-vector.ts';
+import { type PacketVector, VERDICT_CONSUMED, VERDICT_FORWARD } from './packet-vector.ts';
 import { ReplayCheck } from './replay-window.ts';
 import { type CounterBlock, CounterSlot, countDrop, createCounterBlock } from './sa-counters.ts';
 import type { SaRuntime } from './sa-runtime.ts';
@@ -137,6 +137,8 @@ export class EspInbound {
    * Decapsulates packets [from, to) of `v`, outer IP packets carrying ESP or ESP in UDP, arrived in SAD
    * domain `domain`. Each delivered packet's offset and length become the inner IP packet's and `v.sa`
    * its SA's id. `now` is the batch's clock reading in seconds. Returns how many were delivered.
+   * An authenticated packet whose SA's mode took it in (IP-TFS) gets VERDICT_CONSUMED and its SA's id:
+   * the inner packets it carried leave through the SA's sink, now or later.
    */
   decapsulate(v: PacketVector, from: number, to: number, now: number, domain = 0): number {
     if (to - from > this.capacity)
@@ -186,21 +188,21 @@ export class EspInbound {
         const i = this.index[j]!;
         this.entrySa[j] = null;
         const verdict = engineFailed ? DropReason.engineError : this.finish(sa, v, i, batch, j, now);
-        if (verdict !== VERDICT_FORWARD) {
+        if (verdict !== VERDICT_FORWARD && verdict !== VERDICT_CONSUMED) {
           this.drop(sa, v, i, verdict);
           continue;
         }
-        v.verdict[i] = VERDICT_FORWARD;
+        v.verdict[i] = verdict;
         v.sa[i] = sa.id;
         packets++;
         bytes += this.packet.payloadLength;
+        if (verdict === VERDICT_FORWARD) delivered++;
       }
       const c = sa.counters;
       c[CounterSlot.packets]! += packets;
       c[CounterSlot.bytes]! += bytes;
       this.totals[CounterSlot.packets]! += packets;
       this.totals[CounterSlot.bytes]! += bytes;
-      delivered += packets;
       sa.reportLifetime(now);
       this.groupSa[g] = null;
     }
@@ -385,7 +387,9 @@ export class EspInbound {
     p.payloadLength = dataLength;
     p.nextHeader = nextHeader;
     p.outerVersion = buf[o]! >>> 4 === 4 ? 4 : 6;
-    const verdict = sa.mode.deliverInbound(sa, buf, p);
+    p.sequenceHigh = seqHigh;
+    p.sequenceLow = seqLow;
+    const verdict = sa.mode.deliverInbound(sa, buf, p, now);
     if (verdict !== VERDICT_FORWARD) return verdict;
     v.offset[i] = p.resultOffset;
     v.length[i] = p.resultLength;

@@ -3,7 +3,24 @@ export * from './esn.ts';
 export * from './inbound.ts';
 export * from './inbound-sa-table.ts';
 export * from './lifetime.ts';
-export type { EspMode, InboundPacket, OutboundFrame } from './modes/mode.ts';
+export {
+  attachIptfs,
+  type IptfsAttachment,
+  type IptfsSaState,
+  iptfsMode,
+  iptfsPayloadBytes,
+  iptfsStateOf,
+} from './modes/iptfs.ts';
+export {
+  createModeOutlet,
+  type EspMode,
+  type InboundPacket,
+  type ModeEnvironment,
+  type ModeOutlet,
+  type ModePacketSink,
+  type OutboundFrame,
+  type PacketSlots,
+} from './modes/mode.ts';
 export { espModeFor, espModeNames, registerEspMode } from './modes/registry.ts';
 export * from './outbound.ts';
 export * from './packet-vector.ts';

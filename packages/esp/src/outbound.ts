@@ -1,9 +1,9 @@
 import { DropReason } from '@espresso/counters';
 import { CryptoStatus, createPacketBatch, type PacketBatch } from '@espresso/crypto';
 import { IpProtocol, ipv6PseudoHeaderSum, writeU32, writeUdpChecksum, writeUdpHeader } from '@espresso/wire';
-import { createOutboundFrame, type OutboundFrame } from './modes/mode.ts';
+import { createOutboundFrame, type ModeOutlet, type OutboundFrame } from './modes/mode.ts';
 import { outerFieldsForSa, writeOuterHeader } from './outer-header.ts';
-import { PacketFlag, type PacketVector, VERDICT_FORWARD } from './packet-vector.ts';
+import { PacketFlag, type PacketVector, VERDICT_CONSUMED, VERDICT_FORWARD } from './packet-vector.ts';
 import { RandomPool } from './random-pool.ts';
 import { type CounterBlock, CounterSlot, countDrop, createCounterBlock } from './sa-counters.ts';
 import { IvKind, type SaRuntime } from './sa-runtime.ts';
@@ -47,6 +47,8 @@ export class EspOutbound {
   /**
    * Protects packets [from, to) of `v` with `sa`, in place: each packet's offset and length become the
    * outer packet's. `now` is the batch's clock reading in seconds (lifetimes). Returns how many went on.
+   * A packet the SA's mode takes in (IP-TFS queues it) gets VERDICT_CONSUMED: its outer packets come
+   * later, from `emitModePackets`.
    */
   encapsulate(sa: SaRuntime, v: PacketVector, from: number, to: number, now: number): number {
     if (to - from > this.capacity)
@@ -71,7 +73,8 @@ export class EspOutbound {
       }
       const offset = v.offset[i]!;
       const length = v.length[i]!;
-      const dummy = (v.flags[i]! & PacketFlag.dummy) !== 0;
+      const flags = v.flags[i]!;
+      const dummy = (flags & PacketFlag.dummy) !== 0;
       if (dummy) {
         frame.payloadOffset = offset;
         frame.payloadLength = length;
@@ -79,7 +82,14 @@ export class EspOutbound {
         frame.headerBytes = sa.outerIpBytes;
         outerFieldsForSa(sa, frame);
       } else {
-        verdict = sa.mode.prepareOutbound(sa, buf, offset, length, frame);
+        verdict =
+          (flags & PacketFlag.modePayload) !== 0 && sa.mode.framePayload !== undefined
+            ? sa.mode.framePayload(sa, buf, offset, length, frame)
+            : sa.mode.prepareOutbound(sa, buf, offset, length, frame, now);
+        if (verdict === VERDICT_CONSUMED) {
+          v.verdict[i] = VERDICT_CONSUMED;
+          continue;
+        }
         if (verdict !== VERDICT_FORWARD) {
           this.drop(sa, v, i, verdict);
           continue;
@@ -183,6 +193,24 @@ export class EspOutbound {
     this.totals[CounterSlot.bytes]! += bytes;
     sa.reportLifetime(now);
     return sent;
+  }
+
+  /**
+   * Runs the SA's mode at `now` (`EspMode.poll`: IP-TFS sends what its queue or its constant rate has
+   * due) and seals the packets it made, in `out.vector` from `out.from`. Returns how many were made:
+   * each has VERDICT_FORWARD (an outer packet to send) or its DropReason. A mode without `poll` makes
+   * none.
+   */
+  emitModePackets(sa: SaRuntime, now: number, out: ModeOutlet): number {
+    const mode = sa.mode;
+    if (mode.poll === undefined || sa.destroyed) return 0;
+    // One encapsulate call takes at most `capacity` packets.
+    const limit = out.to;
+    out.to = Math.min(limit, out.from + this.capacity);
+    const n = mode.poll(sa, now, out);
+    out.to = limit;
+    if (n > 0) this.encapsulate(sa, out.vector, out.from, out.from + n, now);
+    return n;
   }
 
   private drop(sa: SaRuntime, v: PacketVector, i: number, reason: number): void {

@@ -4,11 +4,18 @@ import { WIRE_OK } from '@espresso/wire';
 export const VERDICT_FORWARD = WIRE_OK;
 
 /**
+ * A packet the SA's mode took in and that goes no further as it is, yet was not dropped: IP-TFS queues
+ * an inner packet for aggregation (outbound) or turns an outer packet into 0..n inner packets through
+ * its sink (inbound). The caller frees the packet's room without counting a drop.
+ */
+export const VERDICT_CONSUMED = -2;
+
+/**
  * A batch of packets as views into one buffer (the packet pool), the unit ESP works on. Allocated once
  * per worker and reused. Each packet i lies at [offset[i], offset[i] + length[i]) and may grow into
  * [start[i], end[i]): headroom for outer headers in front, tailroom for the ESP trailer and ICV behind
  * (DESIGN invariant 4: encryption in place, no copies). ESP rewrites offset and length to the packet it
- * produces and writes a verdict per packet: VERDICT_FORWARD or the DropReason code.
+ * produces and writes a verdict per packet: VERDICT_FORWARD, VERDICT_CONSUMED or the DropReason code.
  */
 export interface PacketVector {
   readonly buffer: Uint8Array;
@@ -28,6 +35,11 @@ export interface PacketVector {
 export const PacketFlag = {
   /** Send a dummy packet (next header 59, RFC 4303 §2.6) whose payload is the packet's bytes. */
   dummy: 1,
+  /**
+   * The packet is a payload the SA's mode made itself (`EspMode.poll`, e.g. an AGGFRAG payload), framed
+   * by `EspMode.framePayload` rather than taken in by `prepareOutbound`.
+   */
+  modePayload: 2,
 } as const;
 
 export function createPacketVector(buffer: Uint8Array, capacity: number): PacketVector {

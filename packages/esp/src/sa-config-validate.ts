@@ -1,4 +1,5 @@
 import { engineNames, hmacTagBytes, type IntegrityAlgorithm, isCombinedMode } from '@espresso/crypto';
+import { validateIptfsConfig } from '@espresso/iptfs';
 import { parseIpAddress } from '@espresso/wire';
 import { Compile } from 'typebox/compile';
 import { type SaConfig, SaConfigSchema } from './sa-config.ts';
@@ -14,7 +15,7 @@ const unionMessages: Record<string, string> = {
   spi: 'must be an integer 256..4294967295 or a string "0x" followed by 1 to 8 hex digits (1..255 are reserved)',
   dscp: 'must be "copy" or an integer 0..63',
   direction: 'must be "in" or "out"',
-  mode: 'must be "tunnel", "transport" or "beet"',
+  mode: 'must be "tunnel", "transport", "beet" or "iptfs"',
   algorithm: 'is not a known algorithm',
   keyBits: 'must be 128, 192 or 256 (0 for null encryption)',
   ecn: 'must be "normal" or "compatibility"',
@@ -103,8 +104,22 @@ function checkSemantics(c: SaConfig, add: AddIssue): void {
   checkSequences(c, add);
   checkLifetimes(c, add);
   if (c.tfcPadTo !== undefined && c.tfcPadTo > 0 && c.mode !== 'tunnel') {
-    add('/tfcPadTo', 'TFC padding needs tunnel mode, where the inner header carries the packet length');
+    add(
+      '/tfcPadTo',
+      c.mode === 'iptfs'
+        ? 'does not apply to iptfs mode: IP-TFS pads its payloads itself (iptfs.padToSize, constantRate)'
+        : 'TFC padding needs tunnel mode, where the inner header carries the packet length',
+    );
   }
+  checkIptfs(c, add);
+}
+
+function checkIptfs(c: SaConfig, add: AddIssue): void {
+  if (c.mode !== 'iptfs') {
+    if (c.iptfs !== undefined) add('/iptfs', 'applies to iptfs mode only');
+    return;
+  }
+  for (const issue of validateIptfsConfig(c.iptfs ?? {}, '/iptfs')) add(issue.path, issue.message);
 }
 
 const aesKeyBits = [128, 192, 256];

@@ -1,3 +1,4 @@
+import { IptfsConfigSchema } from '@espresso/iptfs';
 import { type Static, Type } from 'typebox';
 
 /**
@@ -68,7 +69,10 @@ export const SaConfigSchema = Type.Object(
       },
     ),
     direction: Type.Enum(['in', 'out']),
-    mode: Type.Enum(['tunnel', 'transport', 'beet']),
+    mode: Type.Enum(['tunnel', 'transport', 'beet', 'iptfs'], {
+      description:
+        'iptfs: IP-TFS (RFC 9347), tunnel mode whose ESP payloads aggregate and fragment inner packets',
+    }),
     encryption: Type.Object(
       {
         algorithm: Type.Enum(['aes-gcm', 'aes-gmac', 'chacha20-poly1305', 'aes-cbc', 'null']),
@@ -191,6 +195,11 @@ export const SaConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    iptfs: Type.Optional({
+      ...IptfsConfigSchema,
+      description:
+        'iptfs mode: IP-TFS parameters (the knobs of `ip xfrm state ... iptfs` and more); defaults when absent',
+    }),
     mark: Type.Optional(MarkSchema),
     outputMark: Type.Optional(MarkSchema),
     offload: Type.Optional(OffloadSchema),

@@ -1,10 +1,11 @@
 import { type CipherKeys, type CipherSpec, hmacTagBytes, isCombinedMode } from '@espresso/crypto';
+import { type IptfsParameters, resolveIptfsConfig } from '@espresso/iptfs';
 import { type IpAddress, parseIpAddress } from '@espresso/wire';
 import type { LifetimeLimitsConfig, SaConfig } from './sa-config.ts';
 import { effectiveKeyBits, parseSaConfig } from './sa-config-validate.ts';
 
 export type SaDirection = 'in' | 'out';
-export type SaModeName = 'tunnel' | 'transport' | 'beet';
+export type SaModeName = 'tunnel' | 'transport' | 'beet' | 'iptfs';
 
 /** Lifetime limits with absent ones as Infinity, so a comparison needs no branch on presence. */
 export interface LifetimeLimits {
@@ -51,6 +52,8 @@ export interface SaParameters {
   readonly ttl: number;
   readonly domain: number;
   readonly beet: { readonly innerLocal: IpAddress; readonly innerRemote: IpAddress } | null;
+  /** iptfs mode: its parameters with defaults filled in; null in the other modes. */
+  readonly iptfs: IptfsParameters | null;
   readonly mark: Mark | null;
   readonly outputMark: Mark | null;
 }
@@ -117,6 +120,7 @@ export function resolveValidSaConfig(c: SaConfig): SaParameters {
       c.beet === undefined
         ? null
         : { innerLocal: address(c.beet.innerLocal), innerRemote: address(c.beet.innerRemote) },
+    iptfs: c.mode === 'iptfs' ? resolveIptfsConfig(c.iptfs ?? {}, '/iptfs') : null,
     mark: c.mark === undefined ? null : { value: c.mark.value, mask: c.mark.mask ?? 0xffffffff },
     outputMark:
       c.outputMark === undefined

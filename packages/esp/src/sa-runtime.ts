@@ -10,7 +10,7 @@ import {
   writeU32,
 } from '@espresso/wire';
 import { SaLifetime } from './lifetime.ts';
-import type { EspMode } from './modes/mode.ts';
+import type { EspMode, ModeEnvironment } from './modes/mode.ts';
 import { espModeFor } from './modes/registry.ts';
 import { ReplayWindow } from './replay-window.ts';
 import type { SaConfig } from './sa-config.ts';
@@ -55,7 +55,11 @@ export interface SaRuntimeOptions {
   readonly ivWriter?: IvWriter;
   /** First outer IPv4 identification; random otherwise. */
   readonly firstIdentification?: number;
+  /** What the datapath offers the SA's mode when it builds its state (IP-TFS: the inner packet sink). */
+  readonly modeEnvironment?: ModeEnvironment;
 }
+
+const noEnvironment: ModeEnvironment = {};
 
 const SA_ACTIVE = 0;
 const SA_DESTROYED = 1;
@@ -127,6 +131,19 @@ export class SaRuntime {
   readonly beetVersion: 4 | 6;
   readonly beetLocal: Uint32Array;
   readonly beetRemote: Uint32Array;
+
+  /**
+   * The mode's own per-SA state (IP-TFS: its sender or receiver), built by `mode.init` and released by
+   * `mode.destroy`; null for modes without state. Only the SA's mode reads it.
+   */
+  modeState: unknown = null;
+  /**
+   * Drops the mode counted outside any packet's verdict (IP-TFS: inner packets lost with a missing
+   * outer packet, found by the reorder window or the drop timer), by DropReason code; null for modes
+   * that have none. Kept apart from `counters`, which ESP fills from verdicts: a datapath adds these to
+   * the SA's figures and to its own totals.
+   */
+  modeDrops: Float64Array | null = null;
 
   /** Inbound batch grouping: which batch last saw this SA, and its slot there. */
   batchEpoch = -1;
@@ -203,6 +220,7 @@ export class SaRuntime {
     this.beetVersion = params.beet?.innerLocal.version ?? 4;
     this.beetLocal = Uint32Array.from(params.beet?.innerLocal.words ?? [0, 0, 0, 0]);
     this.beetRemote = Uint32Array.from(params.beet?.innerRemote.words ?? [0, 0, 0, 0]);
+    this.mode.init?.(this, options.modeEnvironment ?? noEnvironment);
   }
 
   get active(): boolean {
@@ -271,11 +289,22 @@ export class SaRuntime {
     this.events.emit({ type: 'sequence-overflow', saId: this.id, spi: this.spi, direction: 'out', at: now });
   }
 
-  /** Zeroes and frees the crypto context; the SA drops everything afterwards. */
+  /** Releases the mode's state (zeroing what it queued) and zeroes and frees the crypto context. */
   destroy(): void {
     if (this.state === SA_DESTROYED) return;
     this.state = SA_DESTROYED;
+    this.releaseModeState();
     this.cipher.destroy();
+  }
+
+  /**
+   * Releases the mode's state alone: for a runtime replaced by a rebuilt one that took over its crypto
+   * context (a migration), whose own mode state was built afresh.
+   */
+  releaseModeState(): void {
+    if (this.modeState === null) return;
+    this.mode.destroy?.(this);
+    this.modeState = null;
   }
 
   private setOuterAddresses(): void {
@@ -303,7 +332,12 @@ export function createSaRuntime(config: unknown, options: SaRuntimeOptions = {})
   const params = resolveValidSaConfig(valid);
   try {
     const cipher = options.cipher ?? createSaCipher(params.cipherSpec, params.keys, params.engine);
-    return new SaRuntime(params, cipher, options);
+    try {
+      return new SaRuntime(params, cipher, options);
+    } catch (error) {
+      cipher.destroy();
+      throw error;
+    }
   } finally {
     zeroSaParameters(params);
   }

@@ -1,39 +1,74 @@
-import { DropReason } from '@espresso/counters';
+import { DropReason, dropReasonCount } from '@espresso/counters';
 import {
   AGGFRAG_BASIC_HEADER_BYTES,
   AggfragSubtype,
   IPPROTO_AGGFRAG,
-  type IptfsReceiver,
-  type IptfsSender,
+  IPTFS_QUEUED,
+  IptfsCongestion,
+  type IptfsParameters,
+  IptfsReceiver,
+  IptfsSender,
+  resolveIptfsConfig,
 } from '@espresso/iptfs';
-import { readU32 } from '@espresso/wire';
 import { outerFieldsForSa, writeOuterHeader } from '../outer-header.ts';
-import { VERDICT_FORWARD } from '../packet-vector.ts';
+import { PacketFlag, VERDICT_CONSUMED, VERDICT_FORWARD } from '../packet-vector.ts';
 import type { SaRuntime } from '../sa-runtime.ts';
-import { type EspMode, type InboundPacket, type OutboundFrame, outerTrafficClass } from './mode.ts';
+import {
+  type EspMode,
+  type InboundPacket,
+  type ModeEnvironment,
+  type ModeOutlet,
+  type OutboundFrame,
+  outerTrafficClass,
+} from './mode.ts';
 
 /** ECT(0): the outer codepoint of an IP-TFS SA that uses ECN for its congestion control (RFC 9347 §3.1). */
 const ECN_ECT0 = 2;
+/** The outer packet size of an SA whose `packetSize` is 0 when the datapath knows no path MTU. */
+const DEFAULT_PATH_MTU = 1500;
 
-/** The IP-TFS half of an SA: its sender (outbound SA) or receiver (inbound SA), built from `iptfs`. */
+/** The IP-TFS half of an SA (`SaRuntime.modeState`): its sender (outbound SA) or receiver (inbound SA). */
 export interface IptfsSaState {
+  readonly sender: IptfsSender | null;
+  readonly receiver: IptfsReceiver | null;
+  /** Send outer packets ECN-capable (the `iptfs.ecn` option); otherwise Not-ECT, RFC 9347 §3.1. */
+  readonly ecnCapable: boolean;
+  /**
+   * What the mode dropped outside any packet's verdict, by DropReason code: the receiver's losses,
+   * late and malformed payloads, found when a payload or the drop timer shows them. The datapath adds
+   * these to the SA's and its own totals.
+   */
+  readonly drops: Float64Array;
+}
+
+/** What a caller that builds its own sender or receiver (benchmarks, tests) attaches. */
+export interface IptfsAttachment {
   readonly sender?: IptfsSender;
   readonly receiver?: IptfsReceiver;
-  /** Send outer packets ECN-capable (the `iptfs.ecn` option); otherwise Not-ECT, RFC 9347 §3.1. */
   readonly ecnCapable?: boolean;
+  readonly drops?: Float64Array;
 }
 
-/** Per-SA IP-TFS state, found from the SA: the runtime has no slot for a mode's own state. */
-const states = new WeakMap<SaRuntime, IptfsSaState>();
-
-/** Attaches the IP-TFS sender or receiver the worker built for `sa` (an SA whose mode is `iptfs`). */
-export function attachIptfs(sa: SaRuntime, state: IptfsSaState): void {
+/**
+ * Replaces the IP-TFS state `init` built for `sa` (an SA whose mode is `iptfs`) with a sender or
+ * receiver the caller built; the state it replaces is released.
+ */
+export function attachIptfs(sa: SaRuntime, state: IptfsAttachment): void {
   if (sa.mode !== iptfsMode) throw new RangeError(`SA ${sa.id} is in ${sa.mode.name} mode, not iptfs`);
-  states.set(sa, state);
+  sa.releaseModeState();
+  const attached: IptfsSaState = {
+    sender: state.sender ?? null,
+    receiver: state.receiver ?? null,
+    ecnCapable: state.ecnCapable ?? false,
+    drops: state.drops ?? state.receiver?.drops ?? new Float64Array(dropReasonCount),
+  };
+  sa.modeState = attached;
+  sa.modeDrops = attached.drops;
 }
 
-export function iptfsStateOf(sa: SaRuntime): IptfsSaState | undefined {
-  return states.get(sa);
+/** The IP-TFS state of an SA in iptfs mode, or null. */
+export function iptfsStateOf(sa: SaRuntime): IptfsSaState | null {
+  return sa.mode === iptfsMode ? (sa.modeState as IptfsSaState | null) : null;
 }
 
 /**
@@ -46,28 +81,105 @@ export function iptfsPayloadBytes(sa: SaRuntime, outerPacketBytes: number): numb
   return Math.floor(room / sa.alignBytes) * sa.alignBytes - 2;
 }
 
+/** Builds the sender (outbound) or receiver (inbound) of an SA from its `iptfs` parameters. */
+function buildState(sa: SaRuntime, env: ModeEnvironment): IptfsSaState {
+  // A runtime built from parameters without them (a renamed tunnel configuration) takes the defaults.
+  const params: IptfsParameters = sa.params.iptfs ?? resolveIptfsConfig({});
+  const now = sa.lifetime.addedAt;
+  const drops = new Float64Array(dropReasonCount);
+  if (sa.direction === 'out') {
+    const outer = params.packetSize > 0 ? params.packetSize : (env.pathMtu ?? DEFAULT_PATH_MTU);
+    const congestion = params.congestionControl
+      ? new IptfsCongestion(params.bitsPerSecond / (8 * outer), outer, now, params.ecn)
+      : null;
+    // The sender's own drop counts stay private: each refused packet's reason is its verdict, which
+    // ESP counts on the SA.
+    const sender = new IptfsSender(params, {
+      payloadBytes: iptfsPayloadBytes(sa, outer),
+      outerPacketBytes: outer,
+      congestion,
+      icmpSource4: sa.localWords[3]!,
+      icmpSource6: sa.localWords,
+      now,
+    });
+    return { sender, receiver: null, ecnCapable: params.ecn, drops };
+  }
+  const sink = env.innerSink?.(sa);
+  const replay = sa.replay!;
+  const receiver =
+    sink === undefined
+      ? null
+      : new IptfsReceiver(params, {
+          sink,
+          drops,
+          firstSequence: replay.topHigh * 2 ** 32 + replay.topLow + 1,
+        });
+  return { sender: null, receiver, ecnCapable: params.ecn, drops };
+}
+
 /**
- * IP-TFS as an ESP mode (RFC 9347), the way Linux's xfrm_iptfs registers its mode callbacks. Unlike the
- * other modes it does not map one inner packet to one ESP packet: the SA's IptfsSender packs inner
- * packets into AGGFRAG payloads, one per outer packet, directly into pool slots, and each slot goes
- * through EspOutbound as the "packet" this mode frames; inbound, each verified payload goes to the SA's
- * IptfsReceiver, and the inner packets come out of its sink, in order, possibly later.
+ * IP-TFS as an ESP mode (RFC 9347), the way Linux's xfrm_iptfs registers its mode callbacks. It does
+ * not map one inner packet to one ESP packet: `init` gives the SA an IptfsSender (outbound) or an
+ * IptfsReceiver (inbound, delivering through the datapath's inner sink).
  *
- * Outbound: next header AGGFRAG (144) and a tunnel-mode outer header whose DSCP is the SA's setting,
- * never copied (§2.2.5.3), ECN Not-ECT (§3.1: compatibility mode) unless the SA uses ECN, DF as set.
- * Inbound: the payload is consumed (VERDICT_FORWARD with an empty result): nothing of the outer packet
- * is handed on as a packet. The receiver's clock is the one the worker last gave it (`poll`).
+ * Outbound: an inner packet is queued (VERDICT_CONSUMED); `poll` packs due AGGFRAG payloads straight
+ * into slots the datapath provides, and ESP seals each as a packet this mode frames: next header
+ * AGGFRAG (144) and a tunnel-mode outer header whose DSCP is the SA's setting, never copied (§2.2.5.3),
+ * ECN Not-ECT (§3.1: compatibility mode) unless the SA uses ECN, DF as set. Inbound: each verified
+ * payload goes to the receiver (VERDICT_CONSUMED): inner packets come out of the sink, in order, now or
+ * when `poll` runs the drop timer.
  */
 export const iptfsMode: EspMode = {
   name: 'iptfs',
 
-  prepareOutbound(
-    sa: SaRuntime,
-    buf: Uint8Array,
-    offset: number,
-    length: number,
-    frame: OutboundFrame,
-  ): number {
+  init(sa: SaRuntime, env: ModeEnvironment): void {
+    const state = buildState(sa, env);
+    sa.modeState = state;
+    sa.modeDrops = state.drops;
+  },
+
+  destroy(sa: SaRuntime): void {
+    const state = sa.modeState as IptfsSaState | null;
+    state?.sender?.clear();
+    state?.receiver?.clear();
+  },
+
+  poll(sa: SaRuntime, now: number, out: ModeOutlet): number {
+    const state = sa.modeState as IptfsSaState | null;
+    if (state === null) return 0;
+    const receiver = state.receiver;
+    if (receiver !== null) {
+      // At the end of input nothing more is coming: every gap is given up now.
+      receiver.poll(out.drain ? Number.POSITIVE_INFINITY : now);
+      return 0;
+    }
+    const sender = state.sender;
+    if (sender === null) return 0;
+    const v = out.vector;
+    const drain = out.drain;
+    let i = out.from;
+    while (i < out.to && (drain ? sender.queue.count > 0 : sender.due(now))) {
+      if (!out.slots.claim(v, i)) break;
+      const n = sender.emit(v.buffer, v.offset[i]!, now);
+      if (n === 0) {
+        out.slots.release(v, i);
+        break;
+      }
+      v.length[i] = n;
+      v.flags[i] = PacketFlag.modePayload;
+      i++;
+    }
+    return i - out.from;
+  },
+
+  nextDeadline(sa: SaRuntime): number {
+    const state = sa.modeState as IptfsSaState | null;
+    if (state === null) return Number.POSITIVE_INFINITY;
+    if (state.sender !== null) return state.sender.nextDue();
+    return state.receiver?.nextDeadline() ?? Number.POSITIVE_INFINITY;
+  },
+
+  framePayload(sa: SaRuntime, buf: Uint8Array, offset: number, length: number, frame: OutboundFrame): number {
     if (length < AGGFRAG_BASIC_HEADER_BYTES) return DropReason.iptfsRunt;
     if (buf[offset]! > AggfragSubtype.congestion) return DropReason.iptfsUnknownSubtype;
     frame.payloadOffset = offset;
@@ -75,8 +187,22 @@ export const iptfsMode: EspMode = {
     frame.nextHeader = IPPROTO_AGGFRAG;
     frame.headerBytes = sa.outerIpBytes;
     outerFieldsForSa(sa, frame);
-    if (states.get(sa)?.ecnCapable === true) frame.ecn = ECN_ECT0;
+    if ((sa.modeState as IptfsSaState | null)?.ecnCapable === true) frame.ecn = ECN_ECT0;
     return VERDICT_FORWARD;
+  },
+
+  prepareOutbound(
+    sa: SaRuntime,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+    _frame: OutboundFrame,
+    now: number,
+  ): number {
+    const sender = (sa.modeState as IptfsSaState | null)?.sender ?? null;
+    if (sender === null) return DropReason.noOutboundState;
+    const verdict = sender.enqueue(buf, offset, length, now);
+    return verdict === IPTFS_QUEUED ? VERDICT_CONSUMED : verdict;
   },
 
   writeOutbound(
@@ -90,16 +216,12 @@ export const iptfsMode: EspMode = {
     writeOuterHeader(sa, buf, outerStart, sa.udpBytes + espLength, frame);
   },
 
-  deliverInbound(sa: SaRuntime, buf: Uint8Array, p: InboundPacket): number {
+  deliverInbound(sa: SaRuntime, buf: Uint8Array, p: InboundPacket, now: number): number {
     if (p.nextHeader !== IPPROTO_AGGFRAG) return DropReason.badNextHeader;
-    const receiver = states.get(sa)?.receiver;
-    if (receiver === undefined) return DropReason.stateMismatch;
-    // The ESP header is still in front of the decrypted payload; the receiver infers the high bits.
-    const seqLow = readU32(buf, p.payloadOffset - sa.espHeaderBytes + 4);
+    const receiver = (sa.modeState as IptfsSaState | null)?.receiver ?? null;
+    if (receiver === null) return DropReason.stateMismatch;
     const ecn = outerTrafficClass(buf, p) & 3;
-    receiver.receive(seqLow, buf, p.payloadOffset, p.payloadLength, ecn, receiver.clock);
-    p.resultOffset = p.payloadOffset;
-    p.resultLength = 0;
-    return VERDICT_FORWARD;
+    receiver.receive(p.sequenceLow, buf, p.payloadOffset, p.payloadLength, ecn, now);
+    return VERDICT_CONSUMED;
   },
 };
