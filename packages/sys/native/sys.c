@@ -47,6 +47,9 @@
 #define IPV6_HDRINCL 36
 #endif
 
+/* Socket buffers of raw sockets. */
+#define RAW_BUFFER_BYTES (8 * 1024 * 1024)
+
 /* Most packets one recvmmsg/sendmmsg call moves. */
 #define MAX_BATCH 64
 
@@ -171,6 +174,13 @@ static napi_value sys_open_raw(napi_env env, napi_callback_info info) {
   if (fd < 0) return number(env, -errno);
   int on = 1;
   int rc = 0;
+  /* A full receive queue makes the kernel answer the sender with ICMP protocol unreachable: give it
+     room for bursts (beyond net.core.rmem_max where the process may). */
+  int room = RAW_BUFFER_BYTES;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &room, sizeof room) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &room, sizeof room);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &room, sizeof room) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &room, sizeof room);
   if (family == 6) rc = setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
   if (rc == 0 && header_included) {
     rc = family == 4 ? setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &on, sizeof on)
