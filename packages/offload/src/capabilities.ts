@@ -77,6 +77,7 @@ export function checkCapabilities(
       `${kind} offload is not supported (the device does ${caps.offload.join(', ') || 'none'})`,
     );
   }
+  if (config.mode === 'iptfs' && !caps.iptfs) return refuse('iptfs', 'IP-TFS is not supported');
   if (!caps.modes.includes(config.mode)) return refuse('mode', `${config.mode} mode is not supported`);
   const algorithm = config.encryption.algorithm;
   const bits = keyBitsOf(config);

@@ -106,6 +106,18 @@ describe('placement', () => {
     assert.deepEqual(await s.nic.occupancy(), { sas: 0, policies: 0 });
   });
 
+  test('an IP-TFS SA runs on the software path; asking a device for it falls back or fails with iptfs', async () => {
+    const s = await setup();
+    await s.install('tfs', saPairFor('out', 0x101, { mode: 'iptfs', ...auto }).ours);
+    const p = s.manager.placement('tfs');
+    assert.deepEqual([p?.kind, p?.fallback?.code, p?.fallback?.device], ['software', 'iptfs', 'emu0']);
+    assert.ok(s.memory.instances.has('tfs'));
+    const refused = await rejection(
+      s.install('tfs-hw', saPairFor('out', 0x102, { mode: 'iptfs', ...packet }).ours),
+    );
+    assert.equal(refused.code, 'iptfs');
+  });
+
   test('auto goes to the device that takes it; its counters come from the device', async () => {
     const s = await setup();
     await s.install('fast', saPairFor('out', 0x101, auto).ours);
@@ -126,7 +138,7 @@ describe('placement', () => {
     assert.deepEqual([c?.fallback?.code, c?.fallback?.device], ['capacity', 'emu0']);
     assert.match(c?.fallback?.message ?? '', /full/);
     const refused = await rejection(s.install('d', saPairFor('out', 0x113, packet).ours));
-    assert.equal(refused.code, 'capacity');
+    assert.deepEqual([refused.code, refused.requested, refused.explicit], ['capacity', 'packet', true]);
     assert.match(refused.message, /emu0.*full/);
     assert.equal(s.manager.placement('d'), undefined);
     assert.ok(!s.memory.instances.has('d'));

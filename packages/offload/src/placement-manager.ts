@@ -61,13 +61,24 @@ export interface PlacementManagerOptions {
   readonly clock?: Clock;
 }
 
-/** An explicit offload request that no device took: the control plane reports the driver's reason. */
+/**
+ * An SA no driver took: an explicit offload request a device refused (the control plane reports the
+ * driver's reason), or the software path itself failing.
+ */
 export class OffloadRefusedError extends Error {
   override readonly name = 'OffloadRefusedError';
   readonly code: OffloadErrorCode;
-  constructor(error: OffloadError, message: string) {
+  /** What the SA asked for: 'packet' or 'crypto' when a device refused an explicit request. */
+  readonly requested: OffloadMode;
+  constructor(error: OffloadError, message: string, requested: OffloadMode) {
     super(message);
     this.code = error.code;
+    this.requested = requested;
+  }
+
+  /** A device refused what the SA explicitly asked for (as opposed to the software path failing). */
+  get explicit(): boolean {
+    return (this.requested === 'packet' || this.requested === 'crypto') && this.code !== 'datapath';
   }
 }
 
@@ -206,6 +217,7 @@ export class PlacementManager implements Datapath<StoredSaConfig, SpdSnapshot> {
         throw new OffloadRefusedError(
           placed.error,
           `${entry.requested.mode} offload of SA '${entry.name}' refused: ${describeError(placed.error)}`,
+          entry.requested.mode,
         );
       }
       this.#sas.set(entry.name, entry);
@@ -246,6 +258,7 @@ export class PlacementManager implements Datapath<StoredSaConfig, SpdSnapshot> {
         throw new OffloadRefusedError(
           updated.error,
           `update of SA '${entry.name}' refused: ${describeError(updated.error)}`,
+          entry.requested.mode,
         );
       }
       await this.#syncPolicies();
@@ -676,6 +689,8 @@ export class PlacementManager implements Datapath<StoredSaConfig, SpdSnapshot> {
    * classifies on the device), and takes back the ones that no longer do.
    */
   async #syncPolicies(): Promise<void> {
+    // Without devices there is nothing to offer, and walking the SPD per SA change would cost O(policies).
+    if (this.devices.length === 0) return;
     const wanted = new Map<string, Map<string, OffloadPolicy>>();
     for (const policy of this.#spd?.policies ?? []) {
       const entry = this.#saOf(policy);

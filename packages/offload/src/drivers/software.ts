@@ -33,7 +33,7 @@ export const softwareCapabilities: DriverCapabilities = Object.freeze<DriverCapa
     { encryption: 'aes-cbc', keyBits: [128, 192, 256], integrity: allIntegrity },
     { encryption: 'null', keyBits: [0], integrity: allIntegrity },
   ],
-  modes: ['tunnel', 'transport', 'beet'],
+  modes: ['tunnel', 'transport', 'beet', 'iptfs'],
   maxSas: Number.MAX_SAFE_INTEGER,
   maxPolicies: Number.MAX_SAFE_INTEGER,
   maxReplayWindow: 1 << 20,

@@ -101,6 +101,7 @@ export function stateSpecFor(
   keys: SaKeys,
   target: StateTarget,
 ): OffloadResult<XfrmStateSpec> {
+  if (config.mode === 'iptfs') return refuse('iptfs', 'IP-TFS states are not programmed into XFRM');
   if (typeof config.dscp === 'number')
     return refuse('unsupported', 'XFRM copies the inner DSCP; a fixed outer DSCP is not expressible');
   if (config.df !== undefined && config.df !== 'copy')
