@@ -57,9 +57,16 @@ test('the combined report lists every target and command, in suite order, with i
     );
     const reportPath = join(dir, 'REPORT.md');
     const assets = join(dir, 'report-assets');
-    composeReport(reports, { resultsDir: results, reportPath, assetsDir: assets, preface: 'How to read.' });
+    composeReport(reports, {
+      resultsDir: results,
+      reportPath,
+      assetsDir: assets,
+      preface: 'How to read.',
+      findings: 'What it says.',
+    });
     const md = readFileSync(reportPath, 'utf8');
     assert.ok(md.startsWith('# Espresso performance report\n\nHow to read.'));
+    assert.ok(md.indexOf('## Targets') < md.indexOf('## What the figures say\n\nWhat it says.'));
     assert.ok(md.indexOf('## encrypt title') < md.indexOf('## postmessage title'));
     assert.match(md, /\| postmessage \| postmessage target \| 2\.00 +\| >= 1\.00 +\| pass/);
     assert.match(md, /\| encrypt +\| encrypt target +\| 0\.50 +\| >= 1\.00 +\| miss/);

@@ -24,6 +24,8 @@ export interface ComposeOptions {
   readonly assetsDir: string;
   /** Text placed after the title: how the figures were made and how to read them. */
   readonly preface: string;
+  /** What the figures say, placed after the targets (optional). */
+  readonly findings?: string;
 }
 
 export function readReports(resultsDir: string): ScenarioReport[] {
@@ -74,6 +76,7 @@ export function composeReport(reports: readonly ScenarioReport[], o: ComposeOpti
       ? 'No targets were evaluated (the runs skipped their references).'
       : markdownTable(['scenario', 'target', 'measured', 'required', 'result', 'how'], targets),
     '',
+    ...(o.findings === undefined ? [] : ['## What the figures say', '', o.findings.trim(), '']),
     '## Commands',
     '',
     'From the repository root, each writes perf/results/<scenario>.{json,md,svg}; `npm run bench -- report` then rebuilds this file from them.',
