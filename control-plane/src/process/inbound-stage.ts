@@ -1,17 +1,20 @@
 import { DropReason } from '@espresso/counters';
 import {
   countDrop,
+  createModeOutlet,
   createPacketVector,
   EspInbound,
+  type ModeOutlet,
   type PacketVector,
   type SaRuntime,
   VERDICT_FORWARD,
 } from '@espresso/esp';
 import { Direction, Verdict } from '@espresso/spd';
 import { createFlowKey, extractFlowKey, IpProtocol, WIRE_OK } from '@espresso/wire';
+import { MadePackets } from './made-packets.ts';
 import { countPolicy, ProcessCounter } from './process-counters.ts';
 import type { ProcessDatapath } from './process-datapath.ts';
-import { finishBatch } from './stage-accounting.ts';
+import { finishBatch, finishMade } from './stage-accounting.ts';
 
 /**
  * The outside-to-inside half of `espresso process` for one batch. ESP packets (IP protocol 50, or UDP
@@ -21,6 +24,10 @@ import { finishBatch } from './stage-accounting.ts';
  * 4301 §5.2): it must match a protect policy that accepts the SA it came through. Packets that are not
  * ESP meet the inbound SPD as they are: bypass and an allowing default let them in. No I/O, no
  * allocation per packet.
+ *
+ * An IP-TFS SA consumes its outer packets (VERDICT_CONSUMED): the inner packets its reassembly delivers
+ * land in `made`, each after the outer packet it came out of (or, from the drop timer on `poll`, at
+ * that point), and meet the same policy check.
  */
 export class InboundStage {
   private readonly dp: ProcessDatapath;
@@ -29,12 +36,20 @@ export class InboundStage {
   private grouped: PacketVector;
   /** ESP entry j of `grouped` came from vector index index[j]. */
   private readonly index: Uint32Array;
+  /** Inner packets the SAs' modes delivered (IP-TFS), with the outer packet each came out of. */
+  readonly made: MadePackets;
+  /** Inbound modes make no packets of their own on `poll`: an outlet with no room. */
+  private readonly outlet: ModeOutlet;
 
   constructor(datapath: ProcessDatapath, capacity: number) {
     this.dp = datapath;
     this.esp = new EspInbound({ capacity, table: datapath.inbound });
     this.grouped = createPacketVector(new Uint8Array(0), capacity);
     this.index = new Uint32Array(capacity);
+    this.made = datapath.hasInnerPackets ? datapath.innerPackets : new MadePackets(0, 0, 0);
+    this.made.trackPosition(this.esp);
+    const none = new MadePackets(0, 0, 0);
+    this.outlet = createModeOutlet(none.vector, none);
   }
 
   /** As `OutboundStage.process`: afterwards VERDICT_FORWARD means write the packet as it now lies. */
@@ -73,6 +88,8 @@ export class InboundStage {
       v.verdict[i] = this.clearVerdict(v.length[i]!);
     }
     g.count = k;
+    const made = this.made.vector;
+    const madeFrom = made.count;
     if (k > 0) this.esp.decapsulate(g, 0, k, now);
 
     for (let j = 0; j < k; j++) {
@@ -88,6 +105,36 @@ export class InboundStage {
       else countDrop(sa.counters, verdict);
     }
     finishBatch(counters, v);
+    const after = this.made.after;
+    for (let m = madeFrom; m < made.count; m++) {
+      if (after[m]! >= 0) after[m] = this.index[after[m]!]!;
+    }
+    this.checkMade(madeFrom);
+  }
+
+  /**
+   * Runs the clocked SAs' modes at `now` (IP-TFS: the drop timer; every gap given up when `drain`);
+   * the inner packets that releases land in `made`. Returns false: inbound modes make nothing more.
+   */
+  poll(now: number, drain: boolean): boolean {
+    const madeFrom = this.made.vector.count;
+    this.outlet.drain = drain;
+    for (const sa of this.dp.polledIn) sa.mode.poll!(sa, now, this.outlet);
+    this.checkMade(madeFrom);
+    return false;
+  }
+
+  /** The inbound policy check of the made packets from `from`, and their accounting. */
+  private checkMade(from: number): void {
+    const made = this.made.vector;
+    const sas = this.dp.sas;
+    for (let m = from; m < made.count; m++) {
+      const sa = sas[made.sa[m]!]!;
+      const verdict = this.innerVerdict(made, m, sa);
+      made.verdict[m] = verdict;
+      if (verdict !== VERDICT_FORWARD) countDrop(sa.counters, verdict);
+    }
+    finishMade(this.dp.counters, made, from, ProcessCounter.decrypted);
   }
 
   /** A packet that is not ESP, by the inbound SPD (the flow key is in `this.key`). */

@@ -1,16 +1,20 @@
 import { DropReason } from '@espresso/counters';
 import {
+  createModeOutlet,
   createPacketVector,
   EspOutbound,
+  type ModeOutlet,
   type PacketVector,
   type SaRuntime,
   VERDICT_FORWARD,
 } from '@espresso/esp';
 import { Direction, Verdict } from '@espresso/spd';
 import { createFlowKey, extractFlowKey, WIRE_OK } from '@espresso/wire';
+import { MadePackets } from './made-packets.ts';
 import { countPolicy, ProcessCounter } from './process-counters.ts';
 import type { ProcessDatapath } from './process-datapath.ts';
-import { finishBatch } from './stage-accounting.ts';
+import { processSlotLayout } from './slot-batch.ts';
+import { finishBatch, finishMade } from './stage-accounting.ts';
 
 /**
  * The inside-to-outside half of `espresso process` for one batch: each plaintext packet is classified
@@ -18,6 +22,9 @@ import { finishBatch } from './stage-accounting.ts';
  * hence one engine call, per SA per batch) and protected in place; bypass and an allowing default let a
  * packet go on in clear; discard and a dropping default drop it with its reason. No I/O, no allocation
  * per packet: the batch can be processed on any thread that owns the datapath.
+ *
+ * An IP-TFS SA consumes the packets it protects (they are queued, VERDICT_CONSUMED); its outer packets
+ * are made by `poll`, into slots of `made`, and sealed there.
  */
 export class OutboundStage {
   private readonly dp: ProcessDatapath;
@@ -36,9 +43,14 @@ export class OutboundStage {
   private readonly groupNext: Uint32Array;
   /** Grouped entry j came from vector index index[j]. */
   private readonly index: Uint32Array;
+  /** Outer packets of the SAs whose mode makes them (IP-TFS), one slot each. */
+  readonly made: MadePackets;
+  private readonly outlet: ModeOutlet;
 
   constructor(datapath: ProcessDatapath, capacity: number) {
     this.dp = datapath;
+    this.made = outerSlots(datapath, capacity);
+    this.outlet = createModeOutlet(this.made.vector, this.made);
     this.esp = new EspOutbound({ capacity });
     this.grouped = createPacketVector(new Uint8Array(0), capacity);
     this.groupOf = new Int32Array(capacity);
@@ -150,9 +162,39 @@ export class OutboundStage {
     finishBatch(counters, v);
   }
 
+  /**
+   * Runs the clocked SAs' modes at `now`: what an IP-TFS sender has due (everything queued when `drain`)
+   * is packed into `made` and sealed. Returns true when `made` filled up before every SA was done: write
+   * and clear it, then call again.
+   */
+  poll(now: number, drain: boolean): boolean {
+    const made = this.made;
+    const v = made.vector;
+    const outlet = this.outlet;
+    outlet.drain = drain;
+    const from = v.count;
+    for (const sa of this.dp.polledOut) {
+      if (v.count === v.capacity) break;
+      outlet.from = v.count;
+      outlet.to = v.capacity;
+      v.count += this.esp.emitModePackets(sa, now, outlet);
+    }
+    finishMade(this.dp.counters, v, from, ProcessCounter.protected);
+    return v.count === v.capacity && v.capacity > 0;
+  }
+
   private saFor(policy: number, dscp: number): SaRuntime | null {
     const byDscp = this.dp.outboundByDscp[policy];
     if (byDscp !== null && byDscp !== undefined) return byDscp[dscp] ?? null;
     return this.dp.outboundSa[policy] ?? null;
   }
+}
+
+/** Slots for the largest outer packet an outbound IP-TFS SA makes; none without such SAs. */
+function outerSlots(dp: ProcessDatapath, capacity: number): MadePackets {
+  const { headroom, tailroom } = processSlotLayout;
+  let largest = 0;
+  for (const sa of dp.polledOut) largest = Math.max(largest, sa.params.iptfs?.packetSize || 1500);
+  if (largest === 0) return new MadePackets(0, 0, headroom);
+  return new MadePackets(capacity, Math.ceil((headroom + largest + tailroom) / 64) * 64, headroom);
 }

@@ -13,6 +13,7 @@ import {
 } from '@espresso/pcap';
 import { systemReason } from '../config/config-file.ts';
 import { InboundStage } from './inbound-stage.ts';
+import type { MadePackets } from './made-packets.ts';
 import { OutboundStage } from './outbound-stage.ts';
 import type { ProcessConfig } from './process-config.ts';
 import { ProcessDatapath, type ProcessDatapathOptions } from './process-datapath.ts';
@@ -36,6 +37,17 @@ export interface ProcessCaptureOptions {
 /** A batch goes through one of these: the datapath work, free of I/O, so it can move to a worker. */
 export interface BatchStage {
   process(v: PacketVector, now: number): void;
+  /**
+   * Packets the SAs' modes made (IP-TFS) during `process` or `poll`, beside the batch's own: each goes
+   * out after the batch packet `made.after[k]`, or where the poll happened (-1). Cleared by the caller
+   * once written.
+   */
+  readonly made: MadePackets;
+  /**
+   * Runs the clocked SAs' modes at `now` (`drain`: the input ended, send and give up everything).
+   * Returns true when it stopped because `made` is full: write it, clear it, call again.
+   */
+  poll(now: number, drain: boolean): boolean;
 }
 
 export function createStage(dp: ProcessDatapath, from: ProcessSide, capacity: number): BatchStage {
@@ -116,23 +128,69 @@ async function run(
   let records = 0;
   let nonIp = 0;
   let firstTime = Number.NaN;
+  let lastSeconds = 0;
+  let lastNanoseconds = 0;
+
+  const made = stage.made;
+  const madeOrder = new MadeOrder(made.vector.capacity, capacity);
+  const write = async (bytes: Uint8Array, offset: number, length: number, s: number, ns: number) => {
+    packet.bytes = bytes;
+    packet.offset = offset;
+    packet.length = length;
+    packet.seconds = s;
+    packet.nanoseconds = ns;
+    try {
+      await writer.write(packet);
+    } catch (error) {
+      throw outputError(output, error);
+    }
+  };
+  /** Writes the made packets in order, those made by `poll` at time (s, ns), and clears them. */
+  const writeMade = async (from: number, position: number, s: number, ns: number) => {
+    const v = made.vector;
+    for (let k = from; k < v.count; k++) {
+      if (made.after[k] !== position || v.verdict[k] !== VERDICT_FORWARD) continue;
+      await write(made.buffer, v.offset[k]!, v.length[k]!, s, ns);
+    }
+  };
+  /** Polls the SAs' modes at record time (s, ns) and writes what they made there. */
+  const poll = async (s: number, ns: number, drain: boolean) => {
+    let more: boolean;
+    do {
+      more = stage.poll(s + ns / 1e9 - firstTime, drain);
+      await writeMade(0, -1, s, ns);
+      made.clear();
+    } while (more);
+  };
 
   const flush = async () => {
     if (batch.count === 0) return;
     const v = batch.vector;
+    const last = v.count - 1;
+    // What fell due before this batch leaves before it.
+    await poll(seconds[0]!, nanoseconds[0]!, false);
     stage.process(v, seconds[0]! + nanoseconds[0]! / 1e9 - firstTime);
-    try {
-      for (let i = 0; i < v.count; i++) {
-        if (v.verdict[i] !== VERDICT_FORWARD) continue;
-        packet.offset = v.offset[i]!;
-        packet.length = v.length[i]!;
-        packet.seconds = seconds[i]!;
-        packet.nanoseconds = nanoseconds[i]!;
-        await writer.write(packet);
+    madeOrder.sort(made, v.count);
+    for (let i = 0; i < v.count; i++) {
+      if (v.verdict[i] === VERDICT_FORWARD) {
+        await write(batch.buffer, v.offset[i]!, v.length[i]!, seconds[i]!, nanoseconds[i]!);
       }
-    } catch (error) {
-      throw outputError(output, error);
+      for (let m = madeOrder.start[i]!; m < madeOrder.start[i + 1]!; m++) {
+        const k = madeOrder.order[m]!;
+        if (made.vector.verdict[k] !== VERDICT_FORWARD) continue;
+        await write(
+          made.buffer,
+          made.vector.offset[k]!,
+          made.vector.length[k]!,
+          seconds[i]!,
+          nanoseconds[i]!,
+        );
+      }
     }
+    made.clear();
+    await poll(seconds[last]!, nanoseconds[last]!, false);
+    lastSeconds = seconds[last]!;
+    lastNanoseconds = nanoseconds[last]!;
     batch.clear();
   };
 
@@ -155,6 +213,8 @@ async function run(
       if (batch.full) await flush();
     }
     await flush();
+    // The end of the capture: what the modes still hold (queued, waiting in a reorder window) goes now.
+    if (!Number.isNaN(firstTime)) await poll(lastSeconds, lastNanoseconds, true);
   } finally {
     await iterator.return?.(undefined).catch(() => undefined);
   }
@@ -215,4 +275,36 @@ export async function guardOutput<T>(output: string, task: () => Promise<T>): Pr
 
 export function outputError(output: string, error: unknown): CaptureOutputError {
   return new CaptureOutputError(`${output}: cannot write the capture: ${systemReason(error)}`);
+}
+
+/**
+ * The made packets of a batch in output order: a stable counting sort by the batch packet each follows,
+ * so `order[start[i]] .. order[start[i + 1] - 1]` go out after packet i.
+ */
+class MadeOrder {
+  readonly order: Uint32Array;
+  readonly start: Uint32Array;
+
+  constructor(made: number, batch: number) {
+    this.order = new Uint32Array(made);
+    this.start = new Uint32Array(batch + 2);
+  }
+
+  sort(made: MadePackets, count: number): void {
+    const start = this.start;
+    start.fill(0, 0, count + 2);
+    const after = made.after;
+    const n = made.vector.count;
+    for (let k = 0; k < n; k++) start[placeOf(after[k]!, count) + 1]!++;
+    for (let i = 0; i <= count; i++) start[i + 1]! += start[i]!;
+    for (let k = 0; k < n; k++) this.order[start[placeOf(after[k]!, count)]!++] = k;
+    // The scatter moved each start to the next one's: shift back.
+    for (let i = count; i > 0; i--) start[i] = start[i - 1]!;
+    start[0] = 0;
+  }
+}
+
+/** A made packet with no batch packet before it goes after the last. */
+function placeOf(after: number, count: number): number {
+  return after < 0 || after >= count ? count - 1 : after;
 }

@@ -1,11 +1,13 @@
 import {
   createSaRuntime,
   InboundSaTable,
+  type ModeEnvironment,
   SaEventQueue,
   type SaRuntime,
   type SaRuntimeOptions,
 } from '@espresso/esp';
 import { compileSpd, SpdClassifier } from '@espresso/spd';
+import { MadePackets } from './made-packets.ts';
 import type { PolicySas, ProcessConfig, ProcessSa } from './process-config.ts';
 import { createProcessCounters } from './process-counters.ts';
 
@@ -17,7 +19,14 @@ export interface ProcessDatapathOptions {
   readonly saOptions?: (sa: ProcessSa) => SaRuntimeOptions | undefined;
   /** Events kept before the oldest are dropped; default 1024. */
   readonly eventCapacity?: number;
+  /**
+   * Room for the inner packets inbound IP-TFS SAs deliver in one batch (and one poll): packets and
+   * bytes. Default 32768 packets, 16 MiB; more is dropped as noBufferSpace.
+   */
+  readonly innerRoom?: { readonly packets: number; readonly bytes: number };
 }
+
+const defaultInnerRoom = { packets: 32_768, bytes: 16 << 20 };
 
 /** IKE and ESP-in-UDP's port (RFC 3948): UDP to it is ESP unless it carries the non-ESP marker. */
 const NAT_T_PORT = 4500;
@@ -43,10 +52,17 @@ export class ProcessDatapath {
   readonly inboundAccepts: (Uint8Array | null)[];
   /** UDP destination ports that carry ESP in UDP here: 4500 and every inbound SA's own port. */
   readonly espPorts = new Uint8Array(65536);
+  /** The SAs whose mode runs on the clock (IP-TFS), by direction: the stages poll them. */
+  readonly polledOut: readonly SaRuntime[];
+  readonly polledIn: readonly SaRuntime[];
+  private inner: MadePackets | null = null;
+  private readonly innerRoom: { readonly packets: number; readonly bytes: number };
 
   constructor(config: ProcessConfig, options: ProcessDatapathOptions = {}) {
     this.config = config;
     this.events = new SaEventQueue(options.eventCapacity ?? 1024);
+    this.innerRoom = options.innerRoom ?? defaultInnerRoom;
+    const modeEnvironment: ModeEnvironment = { innerSink: (sa) => this.innerPackets.sinkFor(sa.id) };
     const built: SaRuntime[] = [];
     try {
       for (const sa of config.sas) {
@@ -56,6 +72,7 @@ export class ProcessDatapath {
             id: sa.index,
             now: 0,
             events: this.events,
+            modeEnvironment,
           }),
         );
       }
@@ -65,6 +82,8 @@ export class ProcessDatapath {
       throw error;
     }
     this.sas = built;
+    this.polledOut = built.filter((sa) => sa.mode.poll !== undefined && sa.direction === 'out');
+    this.polledIn = built.filter((sa) => sa.mode.poll !== undefined && sa.direction === 'in');
     this.espPorts[NAT_T_PORT] = 1;
     for (const sa of built) {
       if (sa.direction === 'in' && sa.encap) this.espPorts[sa.encapDestinationPort] = 1;
@@ -95,9 +114,27 @@ export class ProcessDatapath {
     }
   }
 
-  /** Destroys every SA runtime: crypto contexts freed, key material zeroed. */
+  /**
+   * Where inbound SAs whose mode delivers packets itself (IP-TFS reassembly) put them: one arena for the
+   * thread, made when the first such SA asks for its sink.
+   */
+  get innerPackets(): MadePackets {
+    if (this.inner === null) {
+      const room = this.innerRoom;
+      this.inner = new MadePackets(room.packets, 0, 0, room.bytes);
+    }
+    return this.inner;
+  }
+
+  /** Whether any SA delivers packets of its own (the arena exists). */
+  get hasInnerPackets(): boolean {
+    return this.inner !== null;
+  }
+
+  /** Destroys every SA runtime: mode state released (queued plaintext zeroed), crypto contexts freed, keys zeroed. */
   destroy(): void {
     for (const sa of this.sas) sa.destroy();
+    this.inner?.buffer.fill(0);
   }
 }
 

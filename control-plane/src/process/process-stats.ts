@@ -50,7 +50,9 @@ export function processStats(
   const byReason: Record<string, number> = {};
   let total = 0;
   for (let r = 0; r < dropReasonCount; r++) {
-    const n = processDropCount(c, r);
+    // What the SAs' modes dropped outside any packet's verdict (IP-TFS losses) counts too.
+    let n = processDropCount(c, r);
+    for (const sa of dp.sas) n += sa.modeDrops?.[r] ?? 0;
     if (n === 0) continue;
     byReason[dropReasonName(r)] = n;
     total += n;
@@ -58,6 +60,10 @@ export function processStats(
   const sas: SaStats[] = dp.config.sas.map((entry) => {
     const sa = dp.sas[entry.index]!;
     const snap = snapshotCounters(sa.counters);
+    const drops: Record<string, number> = { ...snap.drops };
+    sa.modeDrops?.forEach((n, r) => {
+      if (n !== 0) drops[dropReasonName(r)] = (drops[dropReasonName(r)] ?? 0) + n;
+    });
     const sequence =
       sa.sequence !== null ? sa.sequence.next().toString() : (sa.replay?.top().toString() ?? '0');
     return {
@@ -67,7 +73,7 @@ export function processStats(
       mode: sa.mode.name,
       packets: snap.packets,
       bytes: snap.bytes,
-      drops: { ...snap.drops },
+      drops,
       sequence,
     };
   });

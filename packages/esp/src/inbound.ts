@@ -59,6 +59,12 @@ const udp = createUdpHeader();
  */
 export class EspInbound {
   readonly totals: CounterBlock;
+  /**
+   * The vector index of the packet whose payload the SA's mode is taking during `decapsulate` (-1
+   * otherwise): a datapath whose mode sink receives inner packets (IP-TFS) learns from it which outer
+   * packet they came out of.
+   */
+  delivering = -1;
   private readonly table: InboundSaTable;
   private readonly ikeSink: IkeSink | null;
   private readonly capacity: number;
@@ -187,6 +193,7 @@ export class EspInbound {
       for (let j = start; j < end; j++) {
         const i = this.index[j]!;
         this.entrySa[j] = null;
+        this.delivering = i;
         const verdict = engineFailed ? DropReason.engineError : this.finish(sa, v, i, batch, j, now);
         if (verdict !== VERDICT_FORWARD && verdict !== VERDICT_CONSUMED) {
           this.drop(sa, v, i, verdict);
@@ -206,6 +213,7 @@ export class EspInbound {
       sa.reportLifetime(now);
       this.groupSa[g] = null;
     }
+    this.delivering = -1;
     return delivered;
   }
 

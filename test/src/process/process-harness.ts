@@ -50,6 +50,8 @@ export class Workdir {
 export interface CaptureOptions {
   readonly link?: 'raw' | 'ethernet';
   readonly format?: 'pcap' | 'pcapng';
+  /** Time between packets in nanoseconds; default a second and a microsecond. */
+  readonly spacingNs?: number;
 }
 
 const zeroMacs = new Uint8Array(12);
@@ -69,7 +71,16 @@ export async function writeCapture(
   let n = 0;
   for (const p of packets) {
     const frame = ethernet ? ethernetFrame(p) : p;
-    await writer.write({ bytes: frame, seconds: 1_700_000_000 + n, nanoseconds: n * 1000 });
+    if (options.spacingNs === undefined) {
+      await writer.write({ bytes: frame, seconds: 1_700_000_000 + n, nanoseconds: n * 1000 });
+    } else {
+      const ns = n * options.spacingNs;
+      await writer.write({
+        bytes: frame,
+        seconds: 1_700_000_000 + Math.floor(ns / 1e9),
+        nanoseconds: ns % 1e9,
+      });
+    }
     n++;
   }
   await writer.close();
