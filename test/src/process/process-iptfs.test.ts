@@ -152,7 +152,11 @@ describe('IP-TFS through espresso process, gateway A to gateway B', () => {
     const outer = readPackets(esp).packets;
     assert.equal(outer.length, Math.ceil(innerBytes / dataBytes), 'inner bytes back to back');
     assert.ok(outer.length * 5 < inner.length, 'many inner packets per outer packet');
-    outer.slice(0, -1).forEach((p, i) => assert.equal(p.length, 1400, `outer packet ${i}: pkt_size`));
+    assert.deepEqual(
+      outer.slice(0, -1).map((p) => p.length),
+      outer.slice(0, -1).map(() => 1400),
+      'pkt_size',
+    );
     assert.ok(outer.at(-1)!.length <= 1400, 'the last one carries what was left, unpadded');
     for (const p of outer) {
       assert.equal(p[9], IpProtocol.esp);
@@ -211,7 +215,7 @@ describe('IP-TFS through espresso process, gateway A to gateway B', () => {
       if (straddles(k * dataBytes) || straddles((k + 1) * dataBytes)) cutAtEdges++;
     }
     assert.equal(cutAtEdges, lost.length, 'each gap cuts an inner packet (what the count below relies on)');
-    assert.ok(survivors.length < inner.length - 10 && survivors.length > inner.length - 80);
+    assert.ok(survivors.length <= inner.length - 4, 'the lost outer packets carried several inner ones');
 
     const back = work.path('lossy-back.pcap');
     const b = run(bConfig[s.name]!, input, back, 'outside');
