@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ControlPlane } from '../state/control-plane.ts';
 import { seriesKey } from '../state/series.ts';
+import { registerOffloadMetrics } from './offload-metrics.ts';
 import { totalDrops, xfrmStat } from './views/stats-view.ts';
 
 type Labels = Record<string, string>;
@@ -175,6 +176,8 @@ export function createMetrics(cp: ControlPlane, version: string): Registry {
         ),
       ),
   );
+
+  registerOffloadMetrics(registry, cp);
 
   const events = new Counter({
     name: 'espresso_events_total',

@@ -4,6 +4,7 @@ import { AcquireTable } from '@espresso/spd';
 import { ApiError } from '../errors.ts';
 import { type ConfigChanges, dropPlan, planConfig } from './config-plan.ts';
 import type { ControlPlane, GroupSelectors } from './control-plane.ts';
+import { offloadRefusal } from './error-mapping.ts';
 
 /** What POST /v1/config/validate answers: the changes, nothing applied. */
 export function validateConfig(cp: ControlPlane, doc: ConfigDocument): ConfigChanges {
@@ -40,7 +41,11 @@ export function applyConfig(cp: ControlPlane, doc: ConfigDocument): Promise<Conf
       cp.sad.spis.configure(plan.spi.range, plan.spi.unusedTimeoutMs);
       step = 'install';
       for (const input of plan.install) {
-        await cp.installSa(input);
+        try {
+          await cp.installSa(input);
+        } catch (error) {
+          throw offloadRefusal(error, `/sas/${doc.sas?.findIndex((sa) => sa.name === input.name)}`) ?? error;
+        }
         installed.push(input.name);
       }
       step = 'spd';

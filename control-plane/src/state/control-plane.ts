@@ -28,7 +28,8 @@ import {
 } from '@espresso/spd';
 import { ApiError } from '../errors.ts';
 import { EventBus } from '../events/event-bus.ts';
-import { refusal } from './error-mapping.ts';
+import { offloadRefusal, refusal } from './error-mapping.ts';
+import { forwardPlacementEvents } from './placement-events.ts';
 import { prepareSa } from './sa-preparation.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { RetiredCounters, seriesKey } from './series.ts';
@@ -75,6 +76,7 @@ export class ControlPlane {
   readonly #queue = new SerialQueue();
   readonly #sequenceMargin: bigint;
   readonly #unsubscribe: () => void;
+  readonly #unsubscribePlacement: () => void;
   /** SA name -> the PFP policy whose ACQUIRE it answered. */
   readonly #pfpSas = new Map<string, string>();
   #version = 0;
@@ -102,6 +104,9 @@ export class ControlPlane {
         // A datapath report about an SA that is gone by now needs no answer.
       });
     });
+    this.#unsubscribePlacement = forwardPlacementEvents(this.datapath, (type, data) =>
+      this.publish(type, data),
+    );
   }
 
   /** Sends the initial (empty or configured) SPD to the datapath. */
@@ -188,6 +193,8 @@ export class ControlPlane {
       });
     } catch (error) {
       this.sad.remove(sa.name);
+      // An explicit offload refusal goes on as it is: the caller maps it with the SA's place in its request.
+      if (offloadRefusal(error) !== null) throw error;
       throw new ApiError(503, 'datapath', `the datapath did not install SA '${sa.name}': ${String(error)}`);
     }
     this.sad.activate(sa.name);
@@ -606,6 +613,8 @@ export class ControlPlane {
     try {
       return await message();
     } catch (error) {
+      const refused = offloadRefusal(error, '', null);
+      if (refused !== null) throw refused;
       throw new ApiError(503, 'datapath', `the datapath did not acknowledge: ${String(error)}`);
     }
   }
@@ -617,6 +626,7 @@ export class ControlPlane {
   async close(): Promise<void> {
     await this.#queue.run(() => undefined);
     this.#unsubscribe();
+    this.#unsubscribePlacement();
     for (const sa of this.sad.list()) {
       const c = this.datapath.saCounters(sa.name);
       if (c !== undefined) this.sad.raiseMark(sa.name, c.nextSequence);

@@ -3,6 +3,7 @@ import { Problem, problemContentType } from './problem.ts';
 import { defineRoute, type RouteResponse } from './route.ts';
 import { ConfigApplied, ConfigDocument, ConfigValidation } from './schemas/config.ts';
 import { EventsQuery } from './schemas/events.ts';
+import { OffloadView, PlacementList, PlacementMove, PlacementView } from './schemas/offload.ts';
 import {
   AcquireList,
   AcquireParams,
@@ -61,6 +62,9 @@ const ok = <S extends TSchema>(description: string, schema: S) => ({ description
 const badRequest = problem('the request is malformed: `errors` names each field');
 const notFound = problem('no such resource');
 const conflict = problem('conflicts with the current state');
+const conflictOrOffload = problem(
+  "conflicts with the current state, or an explicit offload request (packet, crypto) the device refused: `code` is the driver's (capacity, algorithm, ...)",
+);
 const unprocessable = problem('well-formed, but refused: `errors` names each field');
 
 export const routes = {
@@ -134,7 +138,7 @@ export const routes = {
     description:
       'Answers the SA as GET /v1/sas/{name} shows it; with `Prefer: return=minimal` (RFC 7240) only its name, SPI, state and key fingerprint.',
     body: SaCreate,
-    responses: { 201: ok('the SA', SaView), 400: badRequest, 409: conflict, 422: unprocessable },
+    responses: { 201: ok('the SA', SaView), 400: badRequest, 409: conflictOrOffload, 422: unprocessable },
   }),
   createSaBatch: defineRoute({
     operationId: 'createSaBatch',
@@ -144,7 +148,12 @@ export const routes = {
     tag: 'sas',
     summary: 'add several SAs at once: all are installed, or none (errors name /sas/<index>/...)',
     body: SaBatchCreate,
-    responses: { 201: ok('the SAs', SaBatchInstalled), 400: badRequest, 409: conflict, 422: unprocessable },
+    responses: {
+      201: ok('the SAs', SaBatchInstalled),
+      400: badRequest,
+      409: conflictOrOffload,
+      422: unprocessable,
+    },
   }),
   getSa: defineRoute({
     operationId: 'getSa',
@@ -165,7 +174,13 @@ export const routes = {
     summary: 'change an SA in place: peer address and UDP ports (MOBIKE), marks, lifetimes',
     params: SaNameParams,
     body: SaUpdate,
-    responses: { 200: ok('the SA', SaView), 400: badRequest, 404: notFound, 422: unprocessable },
+    responses: {
+      200: ok('the SA', SaView),
+      400: badRequest,
+      404: notFound,
+      409: problem("the SA's offload device refused the change: `code` is the driver's"),
+      422: unprocessable,
+    },
   }),
   deleteSa: defineRoute({
     operationId: 'deleteSa',
@@ -382,7 +397,12 @@ export const routes = {
     tag: 'config',
     summary: 'replace the whole configuration: it applies entirely or not at all',
     body: ConfigDocument,
-    responses: { 200: ok('applied', ConfigApplied), 400: badRequest, 409: conflict, 422: unprocessable },
+    responses: {
+      200: ok('applied', ConfigApplied),
+      400: badRequest,
+      409: conflictOrOffload,
+      422: unprocessable,
+    },
   }),
   validateConfig: defineRoute({
     operationId: 'validateConfig',
@@ -432,6 +452,51 @@ export const routes = {
     summary: "one policy's counters",
     params: PolicyStatsParams,
     responses: { 200: ok('counters', PolicyStatsView), 400: badRequest, 404: notFound },
+  }),
+
+  getOffload: defineRoute({
+    operationId: 'getOffload',
+    method: 'GET',
+    path: '/v1/offload',
+    scope: 'read',
+    tag: 'offload',
+    summary: 'offload drivers with their capabilities and counters, and placement totals',
+    responses: { 200: ok('drivers and totals', OffloadView) },
+  }),
+  listPlacements: defineRoute({
+    operationId: 'listPlacements',
+    method: 'GET',
+    path: '/v1/offload/sas',
+    scope: 'read',
+    tag: 'offload',
+    summary: 'where each SA runs (software or which device), and why it fell back',
+    responses: { 200: ok('placements', PlacementList) },
+  }),
+  getPlacement: defineRoute({
+    operationId: 'getPlacement',
+    method: 'GET',
+    path: '/v1/offload/sas/:name',
+    scope: 'read',
+    tag: 'offload',
+    summary: 'where one SA runs, and why there',
+    params: SaNameParams,
+    responses: { 200: ok('the placement', PlacementView), 400: badRequest, 404: notFound },
+  }),
+  moveSa: defineRoute({
+    operationId: 'moveSa',
+    method: 'POST',
+    path: '/v1/offload/sas/:name/move',
+    scope: 'write',
+    tag: 'offload',
+    summary: 'move an SA to a device or to the software path, keeping its sequence numbers and counters',
+    params: SaNameParams,
+    body: PlacementMove,
+    responses: {
+      200: ok('the new placement', PlacementView),
+      400: badRequest,
+      404: notFound,
+      409: problem("the target refused (the SA stays where it was): `code` is the driver's"),
+    },
   }),
 } as const;
 

@@ -1,13 +1,13 @@
-import type { DriverCapabilities } from './capabilities.ts';
+import type { DriverCapabilities, PlacementKind } from './capabilities.ts';
 import type { DriverStats, OffloadDriver } from './driver.ts';
-import type { SaPlacement } from './placement.ts';
+import type { OffloadMode, SaPlacement } from './placement.ts';
 import type { PlacementCounters, PlacementManager } from './placement-manager.ts';
 
 /** An SA's placement as the API shows it. */
 export interface PlacementView {
   readonly sa: string;
-  readonly requested: { readonly mode: string; readonly device: string | null };
-  readonly runsOn: { readonly driver: string; readonly device: string; readonly kind: string };
+  readonly requested: { readonly mode: OffloadMode; readonly device: string | null };
+  readonly runsOn: { readonly driver: string; readonly device: string; readonly kind: PlacementKind };
   readonly fallback: {
     readonly code: string;
     readonly message: string;

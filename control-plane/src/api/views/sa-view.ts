@@ -11,6 +11,7 @@ import {
 } from '@espresso/sad';
 import type { ControlPlane } from '../../state/control-plane.ts';
 import { algorithmName, icvBytesOf } from '../../state/sa-preparation.ts';
+import { saPlacement } from './placement-view.ts';
 
 export function spiHex(spi: number): string {
   return `0x${spi.toString(16).padStart(8, '0')}`;
@@ -98,5 +99,6 @@ export function saView(cp: ControlPlane, sa: SaRecord<StoredSaConfig>): SaView {
       soft: remaining(limits.soft, usage, now),
       hard: remaining(effectiveHard(sa.config, limits.hard), usage, now),
     },
+    placement: saPlacement(cp, sa),
   };
 }

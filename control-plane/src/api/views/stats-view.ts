@@ -2,6 +2,7 @@ import type { Stats } from '@espresso/api';
 import { dropReasonCount, dropReasons } from '@espresso/counters';
 import type { WorkerStats } from '@espresso/sad';
 import type { ControlPlane } from '../../state/control-plane.ts';
+import { offloadStatsView } from './placement-view.ts';
 import { dropsByReason } from './sa-view.ts';
 
 /** Every counter of Linux /proc/net/xfrm_stat, so Espresso's view is a superset even where it is zero. */
@@ -128,5 +129,6 @@ export function statsView(cp: ControlPlane): Stats {
       const c = cp.datapath.policyCounters(p.id) ?? { packets: 0, bytes: 0 };
       return { id: p.id, direction: p.direction, packets: c.packets, bytes: c.bytes };
     }),
+    offload: offloadStatsView(cp),
   };
 }

@@ -1,9 +1,12 @@
 import type { EspressoEvent } from '@espresso/api';
 import { type Command, stringOption } from '../command.ts';
 import { connectionOptions, connectionUsage, isJson, withClient } from '../support/connection.ts';
+import { placementEventText } from '../support/placement-format.ts';
 
 /** One line per event, in the manner of `ip xfrm monitor`. */
 export function eventLine(event: EspressoEvent): string {
+  const placement = placementEventText(event);
+  if (placement !== null) return `${event.time} [${event.id}] ${event.type} ${placement}\n`;
   const fields = Object.entries(event.data)
     .map(([k, v]) => `${k} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)
     .join(' ');
@@ -13,7 +16,7 @@ export function eventLine(event: EspressoEvent): string {
 export const monitorCommand: Command = {
   name: 'monitor',
   summary:
-    'follow the event stream (acquire, expire, NAT change, SA and policy changes), like ip xfrm monitor',
+    'follow the event stream (acquire, expire, NAT change, SA and policy changes, offload placement), like ip xfrm monitor',
   usage: `espresso monitor [--types TYPE,...] [--since ID] [--count N]
 
 Prints events as they happen until interrupted (or until --count events). --since ID first replays

@@ -1,8 +1,8 @@
-import { type DriverView, type PlacementView, placementSummary } from '@espresso/offload';
-import { offloadRoutes } from '../../api/routes/offload.ts';
+import { type DriverView, type PlacementView, routes } from '@espresso/api';
 import { type Command, stringOption, UsageError } from '../command.ts';
 import { connectionOptions, connectionUsage, isJson, printJson, withClient } from '../support/connection.ts';
 import { count, dash, table } from '../support/format.ts';
+import { placementCell, refusedText } from '../support/placement-format.ts';
 
 const usage = `espresso offload [list | show NAME | move NAME DEVICE [--kind packet|crypto]]
 
@@ -17,20 +17,22 @@ ${connectionUsage}`;
 function driverTable(drivers: readonly DriverView[]): string {
   return table(
     ['DEVICE', 'DRIVER', 'OFFLOAD', 'SAS', 'POLICIES', 'ADDS', 'REMOVES', 'REFUSED', 'FRAGMENTS', 'STATUS'],
-    drivers.map((d) => [
-      d.device,
-      d.driver,
-      d.capabilities.offload.join('+') || 'software',
-      `${count(d.stats.sas)}/${d.capabilities.maxSas >= Number.MAX_SAFE_INTEGER ? '-' : count(d.capabilities.maxSas)}`,
-      count(d.stats.policies),
-      count(d.stats.saAdds),
-      count(d.stats.saRemoves),
-      Object.entries(d.stats.refused ?? {})
-        .map(([code, n]) => `${code}:${n}`)
-        .join(',') || '-',
-      `${d.capabilities.fragments}:${d.stats.fragments.handled}`,
-      d.available ? 'up' : `unavailable: ${d.unavailableReason}`,
-    ]),
+    drivers.map((d) => {
+      const max = d.capabilities.maxSas >= Number.MAX_SAFE_INTEGER ? '-' : count(d.capabilities.maxSas);
+      const s = d.stats;
+      return [
+        d.device,
+        d.driver,
+        d.capabilities.offload.join('+') || 'software',
+        s === null ? '-' : `${count(s.sas)}/${max}`,
+        s === null ? '-' : count(s.policies),
+        s === null ? '-' : count(s.saAdds),
+        s === null ? '-' : count(s.saRemoves),
+        refusedText(s?.refused ?? {}),
+        `${d.capabilities.fragments}:${s?.fragments.handled ?? 0}`,
+        d.available ? 'up' : `unavailable: ${d.unavailableReason}`,
+      ];
+    }),
   );
 }
 
@@ -40,7 +42,7 @@ function placementTable(sas: readonly PlacementView[]): string {
     sas.map((p) => [
       p.sa,
       p.requested.device === null ? p.requested.mode : `${p.requested.mode}@${p.requested.device}`,
-      placementSummary(p),
+      placementCell(p),
       String(p.moves),
       dash(p.fallback === null ? null : `${p.fallback.device ?? ''} ${p.fallback.message}`.trim()),
     ]),
@@ -63,20 +65,21 @@ export const offloadCommand: Command = {
     const sub = args.positionals[0];
     switch (sub) {
       case undefined: {
-        const view = await withClient(args, (c) => c.call(offloadRoutes.getOffload, {}));
-        io.out(isJson(args) ? printJson(view) : driverTable(view.drivers as DriverView[]));
+        const view = await withClient(args, (c) => c.call(routes.getOffload, {}));
+        io.out(isJson(args) ? printJson(view) : driverTable(view.drivers));
         return 0;
       }
       case 'list': {
-        const list = await withClient(args, (c) => c.call(offloadRoutes.listPlacements, {}));
-        const sas = list.sas as PlacementView[];
-        io.out(isJson(args) ? printJson(list) : sas.length === 0 ? 'no SAs\n' : placementTable(sas));
+        const list = await withClient(args, (c) => c.call(routes.listPlacements, {}));
+        io.out(
+          isJson(args) ? printJson(list) : list.sas.length === 0 ? 'no SAs\n' : placementTable(list.sas),
+        );
         return 0;
       }
       case 'show': {
         const name = positional(args, 1, 'the SA name');
-        const p = await withClient(args, (c) => c.call(offloadRoutes.getPlacement, { params: { name } }));
-        io.out(isJson(args) ? printJson(p) : placementTable([p as PlacementView]));
+        const p = await withClient(args, (c) => c.call(routes.getPlacement, { params: { name } }));
+        io.out(isJson(args) ? printJson(p) : placementTable([p]));
         return 0;
       }
       case 'move': {
@@ -89,8 +92,8 @@ export const offloadCommand: Command = {
           device,
           ...(kind === undefined ? {} : { kind }),
         };
-        const p = await withClient(args, (c) => c.call(offloadRoutes.moveSa, { params: { name }, body }));
-        io.out(isJson(args) ? printJson(p) : placementTable([p as PlacementView]));
+        const p = await withClient(args, (c) => c.call(routes.moveSa, { params: { name }, body }));
+        io.out(isJson(args) ? printJson(p) : placementTable([p]));
         return 0;
       }
       default:

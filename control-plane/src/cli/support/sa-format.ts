@@ -1,5 +1,6 @@
 import type { SaView } from '@espresso/api';
 import { bytes, count, dash, duration, table } from './format.ts';
+import { placementCell, placementLine } from './placement-format.ts';
 
 type Left = SaView['lifetimeLeft']['soft'];
 
@@ -44,6 +45,7 @@ export function saTable(sas: readonly SaView[]): string {
     replay(sa),
     `${left(sa.lifetimeLeft.soft)} | ${left(sa.lifetimeLeft.hard)}`,
     binding(sa),
+    placementCell(sa.placement),
   ]);
   return table(
     [
@@ -62,6 +64,7 @@ export function saTable(sas: readonly SaView[]): string {
       'REPLAY',
       'LEFT soft|hard',
       'BINDING',
+      'RUNS ON',
     ],
     rows,
   );
@@ -87,6 +90,7 @@ export function saDetail(sa: SaView): string {
     `  ${bytes(sa.counters?.bytes ?? 0)} (${sa.counters?.bytes ?? 0} bytes), ${sa.counters?.packets ?? 0} packets, ${sa.counters?.drops ?? 0} drops${drops === '' ? '' : ` (${drops})`}, first used ${dash(sa.counters?.firstUsedAt)}`,
     `  lifetime left: soft ${left(sa.lifetimeLeft.soft)}, hard ${left(sa.lifetimeLeft.hard)}`,
     `  binding ${binding(sa)}`,
+    `  ${placementLine(sa.placement)}`,
   ];
   return `${lines.join('\n')}\n`;
 }

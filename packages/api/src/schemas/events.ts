@@ -22,6 +22,10 @@ export const eventTypes = [
   'spi-expired',
   'config-applied',
   'worker-restart',
+  'sa-placed',
+  'sa-moved',
+  'sa-lost',
+  'policy-offload-refused',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

@@ -1,6 +1,7 @@
 import { LifetimeLimitsSchema, MarkSchema, SaConfigSchema } from '@espresso/esp';
 import { type Static, Type } from 'typebox';
 import { DomainId, Fingerprint, Name, Time } from './common.ts';
+import { PlacementView } from './offload.ts';
 
 const esp = SaConfigSchema.properties;
 
@@ -155,6 +156,10 @@ export const SaView = Type.Object(
     config: SaConfigPublic,
     counters: Type.Union([SaCountersView, Type.Null()]),
     lifetimeLeft: Type.Object({ soft: LifetimeLeft, hard: LifetimeLeft }, { additionalProperties: false }),
+    placement: {
+      ...PlacementView,
+      description: 'where it runs (software or which device and driver), and why it fell back',
+    },
   },
   { additionalProperties: false },
 );

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { Name } from './common.ts';
+import { OffloadStats } from './offload.ts';
 
 const Count = Type.Integer({ minimum: 0 });
 const ByName = Type.Record(Type.String(), Count);
@@ -71,6 +72,10 @@ export const Stats = Type.Object(
     workers: Type.Array(WorkerStatsView),
     sas: Type.Array(SaStatsView),
     policies: Type.Array(PolicyStatsView),
+    offload: Type.Union([OffloadStats, Type.Null()], {
+      description:
+        'per offload driver its counters, and the placement totals; null without offload placement',
+    }),
   },
   { additionalProperties: false },
 );
