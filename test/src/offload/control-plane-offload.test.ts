@@ -104,7 +104,7 @@ describe('control plane with offload placement', () => {
       client.call(routes.createSa, { body: gcm(0x1005, { offload: { mode: 'packet' } }) }),
       (error: unknown) => {
         assert.ok(error instanceof ApiRequestError);
-        assert.equal(error.status, 503);
+        assert.deepEqual([error.status, error.problem?.code], [409, 'capacity']);
         assert.match(
           error.message,
           /packet offload of SA 'sa-1005' refused: capacity: emu0: the device SAD is full/,
