@@ -1,10 +1,13 @@
 import { DropReason } from '@espresso/counters';
 import {
   countDrop,
+  createModeOutlet,
   createPacketVector,
   EspInbound,
+  type ModeOutlet,
   type PacketVector,
   setPacket,
+  VERDICT_CONSUMED,
   VERDICT_FORWARD,
 } from '@espresso/esp';
 import { Direction, Verdict } from '@espresso/spd';
@@ -20,6 +23,7 @@ import {
 } from '@espresso/wire';
 import { readSlotStamp } from '../shared/slot-headroom.ts';
 import { DropTrace } from './drop-trace.ts';
+import type { ModePackets } from './mode-packets.ts';
 import type { SaRoute } from './sa-route.ts';
 import type { SpdState } from './spd-state.ts';
 import { TxBatch } from './tx-batch.ts';
@@ -36,6 +40,10 @@ const SLOT_MASK = 0x00ff_ffff;
  * not ESP (nor ESP in UDP) meet the inbound SPD as they are: bypass or an allowing default lets them in.
  * The replay tops are published before the inner packets reach the tx ring, so a resumed SA never
  * accepts a packet that was delivered. Every drop is counted with its reason.
+ *
+ * An IP-TFS SA consumes its outer packets (their slots are freed, no drop): the inner packets its
+ * reassembly delivers, now or when `pollModes` runs its drop timer, come in slots of their own from
+ * `ModePackets` and meet the same policy check before they go to the tx ring.
  */
 export class InboundStage {
   private readonly ctx: WorkerContext;
@@ -51,8 +59,13 @@ export class InboundStage {
   private readonly tx: TxBatch;
   private readonly drops: DropTrace;
   private epoch = 0;
+  private readonly modes: ModePackets | null;
+  private readonly madeTx: TxBatch | null;
+  private readonly madeDescs = new Uint32Array(2);
+  /** Inbound modes make no packets of their own on poll: an outlet with no room. */
+  private readonly outlet: ModeOutlet;
 
-  constructor(ctx: WorkerContext, spd: SpdState, sas: WorkerSaTable) {
+  constructor(ctx: WorkerContext, spd: SpdState, sas: WorkerSaTable, modes: ModePackets | null = null) {
     const n = ctx.settings.budget;
     this.ctx = ctx;
     this.spd = spd;
@@ -64,6 +77,27 @@ export class InboundStage {
     this.touched = new Array<SaRoute | null>(n).fill(null);
     this.tx = new TxBatch(ctx, ctx.txInside, n);
     this.drops = new DropTrace(ctx, n);
+    this.modes = modes;
+    this.madeTx = modes === null ? null : new TxBatch(ctx, ctx.txInside, modes.made.capacity);
+    this.outlet = createModeOutlet(createPacketVector(ctx.bytes, 0), {
+      claim: () => false,
+      release: () => undefined,
+    });
+  }
+
+  /**
+   * Runs the drop timers of the IP-TFS SAs this worker owns at `now` (every gap given up when `drain`)
+   * and sends on what that releases. Returns how many inner packets went on.
+   */
+  pollModes(now: number, drain = false): number {
+    const clocked = this.sas.clockedIn;
+    if (clocked.length === 0 || this.modes === null) return 0;
+    this.outlet.drain = drain;
+    for (let c = 0; c < clocked.length; c++) {
+      const runtime = clocked[c]!.runtime;
+      if (runtime !== null) runtime.mode.poll!(runtime, now, this.outlet);
+    }
+    return this.deliverMade();
   }
 
   /** Processes `n` descriptors from the inbound rx ring; `wallSeconds` is the batch's clock reading. */
@@ -106,6 +140,16 @@ export class InboundStage {
     for (let j = 0; j < k; j++) {
       const i = this.batchIndex[j]!;
       const verdict = v.verdict[j]!;
+      if (verdict === VERDICT_CONSUMED) {
+        // Authenticated and taken in by the SA's mode: its replay top moved.
+        this.reason[i] = VERDICT_CONSUMED;
+        const route = bySlot[v.sa[j]!] ?? null;
+        if (route !== null && route.batchEpoch !== epoch) {
+          route.batchEpoch = epoch;
+          this.touched[touched++] = route;
+        }
+        continue;
+      }
       if (verdict !== VERDICT_FORWARD) {
         this.reason[i] = verdict;
         continue;
@@ -139,11 +183,48 @@ export class InboundStage {
     drops.begin();
     for (let i = 0; i < n; i++) {
       const reason = this.reason[i]!;
-      if (reason < 0) tx.add(descs, i);
+      if (reason === -1) tx.add(descs, i);
+      else if (reason === VERDICT_CONSUMED) ctx.pool.free(descs[i << 1]! & SLOT_MASK);
       else drops.drop(descs, i, reason as DropReason);
     }
     tx.flush(true);
     drops.flush();
+    if (this.modes !== null && this.modes.made.count > 0) this.deliverMade();
+  }
+
+  /**
+   * The inner packets SA modes delivered (IP-TFS): the inbound policy check, then the tx ring, in the
+   * order they came; drops counted on the SA and the worker, their slots freed. Returns how many went.
+   */
+  private deliverMade(): number {
+    const modes = this.modes!;
+    const made = modes.made;
+    const tx = this.madeTx!;
+    const ctx = this.ctx;
+    const slotSize = ctx.pool.slotSize;
+    const bySlot = this.sas.bySlot;
+    const descs = this.madeDescs;
+    for (let k = 0; k < made.count; k++) {
+      const route = bySlot[made.sa[k]!] ?? null;
+      const reason = route === null ? DropReason.noState : this.policyCheck(made, k, route);
+      const slot = made.start[k]! / slotSize;
+      if (reason !== VERDICT_FORWARD) {
+        if (route?.runtime != null) countDrop(route.runtime.counters, reason);
+        ctx.counters.drop(reason as DropReason, made.length[k]!);
+        ctx.pool.free(slot);
+        continue;
+      }
+      descs[0] = slot;
+      descs[1] = (((made.offset[k]! - made.start[k]!) << 16) | made.length[k]!) >>> 0;
+      tx.add(descs, 0);
+    }
+    made.count = 0;
+    const clocked = this.sas.clockedIn;
+    for (let c = 0; c < clocked.length; c++) {
+      const runtime = clocked[c]!.runtime;
+      if (runtime !== null) modes.countModeDrops(runtime);
+    }
+    return tx.flush(true);
   }
 
   /**

@@ -1,9 +1,12 @@
 import { DropReason } from '@espresso/counters';
 import {
+  createModeOutlet,
   createPacketVector,
   EspOutbound,
+  type ModeOutlet,
   type PacketVector,
   setPacket,
+  VERDICT_CONSUMED,
   VERDICT_FORWARD,
 } from '@espresso/esp';
 import { Direction, Verdict } from '@espresso/spd';
@@ -13,6 +16,7 @@ import { WorkerExtra } from '../shared/worker-control.ts';
 import type { AcquireRaiser } from './acquire-raiser.ts';
 import { DropTrace } from './drop-trace.ts';
 import { HANDED_OFF } from './handoff.ts';
+import type { ModePackets } from './mode-packets.ts';
 import { BindingKind } from './policy-bindings.ts';
 import type { SaRoute } from './sa-route.ts';
 import type { SpdState } from './spd-state.ts';
@@ -31,6 +35,8 @@ const Fate = {
   protect: 2,
   /** Protect with an SA another worker owns: to io, which relays it there. */
   handoff: 3,
+  /** Taken in by its SA's mode (IP-TFS queued it): the slot is free again, nothing was dropped. */
+  consumed: 4,
 } as const;
 
 /**
@@ -60,8 +66,19 @@ export class OutboundStage {
   private readonly handoff: TxBatch;
   private readonly drops: DropTrace;
   private epoch = 0;
+  /** Outer packets SA modes make on poll (IP-TFS), in pool slots from `ModePackets`. */
+  private readonly modeVector: PacketVector;
+  private readonly modeTx: TxBatch;
+  private readonly modeDescs = new Uint32Array(2);
+  private readonly outlet: ModeOutlet | null;
 
-  constructor(ctx: WorkerContext, spd: SpdState, sas: WorkerSaTable, acquire: AcquireRaiser) {
+  constructor(
+    ctx: WorkerContext,
+    spd: SpdState,
+    sas: WorkerSaTable,
+    acquire: AcquireRaiser,
+    modes: ModePackets | null = null,
+  ) {
     const n = ctx.settings.budget;
     this.ctx = ctx;
     this.spd = spd;
@@ -79,6 +96,54 @@ export class OutboundStage {
     this.tx = new TxBatch(ctx, ctx.txOutside, n);
     this.handoff = new TxBatch(ctx, ctx.handoff, n);
     this.drops = new DropTrace(ctx, n);
+    this.modeVector = createPacketVector(ctx.bytes, modes === null ? 0 : n);
+    this.modeTx = new TxBatch(ctx, ctx.txOutside, modes === null ? 0 : n);
+    this.outlet = modes === null ? null : createModeOutlet(this.modeVector, modes);
+  }
+
+  /**
+   * Sends what the IP-TFS SAs this worker owns have due at `now` (everything queued when `drain`):
+   * packed into fresh pool slots, sealed, pushed to the tx ring. Returns how many outer packets went.
+   */
+  pollModes(now: number, drain = false): number {
+    const clocked = this.sas.clockedOut;
+    const outlet = this.outlet;
+    if (clocked.length === 0 || outlet === null) return 0;
+    const ctx = this.ctx;
+    const v = this.modeVector;
+    const slotSize = ctx.pool.slotSize;
+    const descs = this.modeDescs;
+    const tx = this.modeTx;
+    outlet.drain = drain;
+    let sent = 0;
+    for (let c = 0; c < clocked.length; c++) {
+      const route = clocked[c]!;
+      const runtime = route.runtime;
+      if (runtime === null) continue;
+      for (;;) {
+        outlet.from = 0;
+        outlet.to = v.capacity;
+        const made = this.esp.emitModePackets(runtime, now, outlet);
+        if (made === 0) break;
+        route.sincePublish += made;
+        // Published before these packets reach the tx ring, as for the batch's own.
+        if (route.sincePublish >= ctx.settings.publishEvery) this.sas.publishProgress(route);
+        for (let j = 0; j < made; j++) {
+          const slot = v.start[j]! / slotSize;
+          if (v.verdict[j] !== VERDICT_FORWARD) {
+            ctx.counters.drop(v.verdict[j] as DropReason, v.length[j]!);
+            ctx.pool.free(slot);
+            continue;
+          }
+          descs[0] = slot;
+          descs[1] = (((v.offset[j]! - v.start[j]!) << 16) | v.length[j]!) >>> 0;
+          tx.add(descs, 0);
+        }
+        sent += tx.flush(true);
+        if (made < v.capacity) break;
+      }
+    }
+    return sent;
   }
 
   /** Processes `n` descriptors received from the outbound rx ring; `nowMs` is the wall clock. */
@@ -173,6 +238,7 @@ export class OutboundStage {
 
     if (groups > 0) this.protect(descs, n, groups, now);
     this.emit(descs, n);
+    if (this.sas.clockedOut.length > 0) this.pollModes(now);
   }
 
   /** Lays the protected packets out grouped by SA, runs ESP once per group, updates their descriptors. */
@@ -209,6 +275,10 @@ export class OutboundStage {
       for (let j = from; j < to; j++) {
         const i = this.batchIndex[j]!;
         const verdict = v.verdict[j]!;
+        if (verdict === VERDICT_CONSUMED) {
+          this.fate[i] = Fate.consumed;
+          continue;
+        }
         if (verdict !== VERDICT_FORWARD) {
           this.dropAt(i, verdict);
           continue;
@@ -231,6 +301,7 @@ export class OutboundStage {
       this.routeOf[i] = null;
       if (fate === Fate.pass || fate === Fate.protect) tx.add(descs, i);
       else if (fate === Fate.handoff) handoff.add(descs, i);
+      else if (fate === Fate.consumed) ctx.pool.free(descs[i << 1]! & SLOT_MASK);
       else drops.drop(descs, i, this.reason[i] as DropReason);
     }
     tx.flush(true);

@@ -16,6 +16,9 @@ export type LoopExit = 'stopped' | 'superseded';
  * (at most `sleepMs`, so lifetimes and counters are kept up on an idle worker); a busy-poll worker
  * never sleeps. Each pass is timed as busy or idle, and counted with its batch size and the rings'
  * occupancy, in the worker's shared counters.
+ *
+ * SAs whose mode runs on the clock (IP-TFS: scheduled sending, the receiver's drop timer) are polled
+ * on every pass on a wall clock, and a sleeping worker wakes for their next deadline.
  */
 export class PollLoop {
   private readonly ctx: WorkerContext;
@@ -73,6 +76,7 @@ export class PollLoop {
         work = nIn + nOut;
         if (this.sas.events.size > 0) this.events.forward();
       }
+      if (this.clocked) work += this.pollModes();
       counters.poll(work, occupancy);
       const t = performance.now();
       const spent = (t - last) * 1e6;
@@ -104,12 +108,40 @@ export class PollLoop {
         ctx.doorbell.cancelSleep();
         continue;
       }
+      const sleepFor = this.clocked ? Math.min(sleepMs, this.untilModeDeadlineMs()) : sleepMs;
+      if (sleepFor <= 0) {
+        ctx.doorbell.cancelSleep();
+        continue;
+      }
       counters.slept();
-      ctx.doorbell.sleep(sleepMs);
+      ctx.doorbell.sleep(sleepFor);
       const woke = performance.now();
       counters.idle((woke - last) * 1e6);
       last = woke;
     }
+  }
+
+  /** Whether this worker owns SAs whose mode runs on the wall clock. */
+  private get clocked(): boolean {
+    return this.ctx.settings.clock === 'wall' && this.sas.clockedIn.length + this.sas.clockedOut.length > 0;
+  }
+
+  /** Runs the clocked SAs' modes now; returns how many packets that sent on. */
+  private pollModes(): number {
+    const now = (performance.timeOrigin + performance.now()) / 1000;
+    return this.inbound.pollModes(now) + this.outbound.pollModes(now);
+  }
+
+  /** Milliseconds until a clocked SA's mode has work (0 when it has now). */
+  private untilModeDeadlineMs(): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const list of [this.sas.clockedIn, this.sas.clockedOut]) {
+      for (const route of list) {
+        const runtime = route.runtime;
+        if (runtime !== null) next = Math.min(next, runtime.mode.nextDeadline?.(runtime) ?? next);
+      }
+    }
+    return Math.max(0, next * 1000 - (performance.timeOrigin + performance.now()));
   }
 
   /** What an idle (or long-busy) worker keeps up: counters in shared memory, time lifetimes, events. */

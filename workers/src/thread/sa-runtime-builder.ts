@@ -28,7 +28,12 @@ export function buildSaRuntime(config: StoredSaConfig, keys: SaKeys, options: Sa
       keys: { encryptionKey: keys.encryptionKey, integrityKey: keys.integrityKey },
     };
     const cipher = createSaCipher(params.cipherSpec, params.keys, params.engine);
-    return new SaRuntime(params, cipher, options);
+    try {
+      return new SaRuntime(params, cipher, options);
+    } catch (error) {
+      cipher.destroy();
+      throw error;
+    }
   } finally {
     keys.encryptionKey.fill(0);
     keys.integrityKey.fill(0);
@@ -68,6 +73,8 @@ export function rebuildSaRuntime(
       replay === null ? resolved.initialReplayTop : (BigInt(replay.topHigh) << 32n) | BigInt(replay.topLow),
   };
   const next = new SaRuntime(params, previous.cipher, { ...options, now: previous.lifetime.addedAt });
+  // The new runtime's mode built its own state (IP-TFS sizes follow the outer header); the old one's goes.
+  previous.releaseModeState();
   next.lifetime.packets = previous.lifetime.packets;
   next.lifetime.bytes = previous.lifetime.bytes;
   next.lifetime.firstUseAt = previous.lifetime.firstUseAt;

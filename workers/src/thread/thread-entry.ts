@@ -7,6 +7,7 @@ import { ControlWord } from '../shared/worker-control.ts';
 import { AcquireRaiser } from './acquire-raiser.ts';
 import { ControlInbox, installTime } from './control-inbox.ts';
 import { InboundStage } from './inbound-stage.ts';
+import { ModePackets } from './mode-packets.ts';
 import { OutboundStage } from './outbound-stage.ts';
 import { type LoopExit, PollLoop } from './poll-loop.ts';
 import { SaEventForwarder } from './sa-event-forwarder.ts';
@@ -37,7 +38,9 @@ export interface WorkerExit {
 export default function runWorker(task: WorkerTask): WorkerExit {
   const { boot, storage, settings, port } = task;
   const ctx = new WorkerContext(storage, boot.worker, boot.epoch, settings, port);
-  const sas = new WorkerSaTable(ctx);
+  // IP-TFS inner packets a batch's outer packets release: room for many per outer packet.
+  const modes = new ModePackets(ctx, 16 * settings.budget);
+  const sas = new WorkerSaTable(ctx, modes);
   const spd = new SpdState(settings.flowCacheSlots);
   if (boot.spd !== null) spd.install(fromTransfer(boot.spd));
   // A replacement keeps counting where its predecessor did, if under the same snapshot.
@@ -68,8 +71,8 @@ export default function runWorker(task: WorkerTask): WorkerExit {
     ctx,
     inbox,
     sas,
-    new InboundStage(ctx, spd, sas),
-    new OutboundStage(ctx, spd, sas, acquire),
+    new InboundStage(ctx, spd, sas, modes),
+    new OutboundStage(ctx, spd, sas, acquire, modes),
     new SaEventForwarder(ctx, sas),
   );
   Atomics.store(ctx.control, ControlWord.acked, boot.version);

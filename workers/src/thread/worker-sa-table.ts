@@ -1,7 +1,15 @@
 import { SaCounter } from '@espresso/counters';
-import { COUNTER_SLOTS, CounterSlot, InboundSaTable, SaEventQueue, type SaRuntime } from '@espresso/esp';
+import {
+  COUNTER_SLOTS,
+  CounterSlot,
+  InboundSaTable,
+  type ModeEnvironment,
+  SaEventQueue,
+  type SaRuntime,
+} from '@espresso/esp';
 import type { StoredSaConfig } from '@espresso/sad';
 import type { SaPlacement, SaSecret } from '../control/messages.ts';
+import type { ModePackets } from './mode-packets.ts';
 import { SaRoute } from './sa-route.ts';
 import { buildSaRuntime, rebuildSaRuntime } from './sa-runtime-builder.ts';
 import type { WorkerContext } from './worker-context.ts';
@@ -34,13 +42,20 @@ export class WorkerSaTable {
    * whichever worker owns it, since any worker may be the one that meets such a packet.
    */
   readonly espPorts = new Uint16Array(65536);
+  /** Owned SAs whose mode runs on the clock (IP-TFS), by direction: the stages poll them. */
+  readonly clockedIn: SaRoute[] = [];
+  readonly clockedOut: SaRoute[] = [];
   private readonly groups = new Map<string, GroupMembers>();
   private readonly ctx: WorkerContext;
   private readonly counterBase: number;
   private readonly counterStride: number;
+  private readonly modeEnvironment: ModeEnvironment;
 
-  constructor(ctx: WorkerContext) {
+  /** `modes`: pool slots for the packets SA modes make here (IP-TFS inner packets go to its sink). */
+  constructor(ctx: WorkerContext, modes?: ModePackets) {
     this.ctx = ctx;
+    this.modeEnvironment =
+      modes === undefined ? {} : { innerSink: (sa) => modes.sinkFor(sa.id), pathMtu: ctx.pool.mtu };
     const layout = ctx.storage.counters.layout;
     this.bySlot = new Array<SaRoute | null>(layout.saSlots).fill(null);
     this.counterBase = layout.saOffset;
@@ -78,6 +93,7 @@ export class WorkerSaTable {
         now,
         events: this.events,
         counters: this.sharedCountsOf(placement.slot),
+        modeEnvironment: this.modeEnvironment,
       });
     } else if (secret !== null) {
       secret.keys.encryptionKey.fill(0);
@@ -96,7 +112,10 @@ export class WorkerSaTable {
     this.bySlot[placement.slot] = route;
     this.join(route);
     this.countPort(placement, 1);
-    if (runtime !== null) this.publishProgress(route);
+    if (runtime !== null) {
+      this.publishProgress(route);
+      this.clock(route);
+    }
   }
 
   /** A changed configuration (migration, marks, lifetimes) or group placement for an SA instance. */
@@ -110,6 +129,7 @@ export class WorkerSaTable {
       const next = rebuildSaRuntime(previous, config, {
         id: placement.slot,
         events: this.events,
+        modeEnvironment: this.modeEnvironment,
       });
       if (previous.direction === 'in') {
         this.inbound.remove(previous);
@@ -136,6 +156,7 @@ export class WorkerSaTable {
     this.countPort(route.placement, -1);
     const runtime = route.runtime;
     if (runtime === null) return undefined;
+    this.unclock(route);
     this.publishCountersOf(route);
     const next = nextSequenceOf(runtime);
     if (runtime.direction === 'in') this.inbound.remove(runtime);
@@ -203,8 +224,10 @@ export class WorkerSaTable {
     v[base + SaCounter.packets] = c[CounterSlot.packets]!;
     v[base + SaCounter.bytes] = c[CounterSlot.bytes]!;
     let drops = 0;
+    // What the mode dropped outside packet verdicts (IP-TFS losses) is the SA's too.
+    const modeDrops = runtime.modeDrops;
     for (let r = 0; r < COUNTER_SLOTS - CounterSlot.dropBase; r++) {
-      const n = c[CounterSlot.dropBase + r]!;
+      const n = c[CounterSlot.dropBase + r]! + (modeDrops?.[r] ?? 0);
       v[base + SaCounter.drops + r] = n;
       drops += n;
     }
@@ -227,6 +250,18 @@ export class WorkerSaTable {
       block[CounterSlot.dropBase + r] = v[base + SaCounter.drops + r]!;
     }
     return block;
+  }
+
+  private clock(route: SaRoute): void {
+    if (route.runtime?.mode.poll === undefined) return;
+    (route.runtime.direction === 'in' ? this.clockedIn : this.clockedOut).push(route);
+  }
+
+  private unclock(route: SaRoute): void {
+    for (const list of [this.clockedIn, this.clockedOut]) {
+      const at = list.indexOf(route);
+      if (at >= 0) list.splice(at, 1);
+    }
   }
 
   private countPort(placement: SaPlacement, delta: 1 | -1): void {
