@@ -141,6 +141,8 @@ interface ForwarderResult {
   readonly tcpCores: number;
   readonly knees: Readonly<Record<number, KneeResult>>;
   readonly error: string | null;
+  /** 1-minute load average when its turn began and ended (other work on the machine shows here). */
+  readonly load: readonly [number, number];
 }
 
 const machine = machineInfo();
@@ -166,6 +168,7 @@ const pps = (n: number) => `${(n / 1000).toFixed(1)}k pps`;
 
 async function measure(f: Forwarder): Promise<ForwarderResult> {
   say(`\n== ${f.name}: ${f.description}`);
+  const loadStart = loadavg()[0]!;
   const iperf = new Iperf(topology);
   try {
     await f.start(topology, workDir);
@@ -226,6 +229,7 @@ async function measure(f: Forwarder): Promise<ForwarderResult> {
       tcpCores: tcp.cores,
       knees,
       error: null,
+      load: [loadStart, loadavg()[0]!],
     };
   } catch (error) {
     const message = (error as Error).message;
@@ -239,6 +243,7 @@ async function measure(f: Forwarder): Promise<ForwarderResult> {
       tcpCores: Number.NaN,
       knees: {},
       error: message,
+      load: [loadStart, loadavg()[0]!],
     };
   } finally {
     await iperf.stopServer();
@@ -366,8 +371,14 @@ const report: ScenarioReport = {
     { title: 'Figures', header, rows },
     {
       title: 'Forwarders',
-      header: ['forwarder', 'setup', 'TCP retransmits', 'error'],
-      rows: results.map((r) => [r.name, r.description, String(r.tcpRetransmits), r.error ?? '']),
+      header: ['forwarder', 'setup', 'TCP retransmits', 'load average (its turn)', 'error'],
+      rows: results.map((r) => [
+        r.name,
+        r.description,
+        String(r.tcpRetransmits),
+        `${r.load[0].toFixed(2)} -> ${r.load[1].toFixed(2)}`,
+        r.error ?? '',
+      ]),
     },
     {
       title: 'UDP runs',

@@ -66,11 +66,14 @@ export class Iperf {
     );
     const end = out.end as {
       sum_sent?: { packets?: number; seconds?: number };
-      sum_received?: { packets?: number; seconds?: number };
-      sum: { packets: number; lost_packets: number; lost_percent: number };
+      sum_received?: { packets?: number; lost_packets?: number; seconds?: number };
+      sum: { packets: number; lost_packets: number };
     };
+    // The receiver's `packets` is the highest sequence number it saw, not a count: what arrived is
+    // that less `lost_packets` (the gaps).
     const sent = end.sum_sent?.packets ?? end.sum.packets;
-    const received = end.sum_received?.packets ?? end.sum.packets - end.sum.lost_packets;
+    const r = end.sum_received ?? end.sum;
+    const received = Math.max(0, (r.packets ?? 0) - (r.lost_packets ?? 0));
     const loss = sent > 0 ? Math.max(0, 1 - received / sent) : 1;
     return {
       offeredPps: pps,
