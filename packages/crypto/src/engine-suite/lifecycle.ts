@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { type CipherSpec, encryptionKeyBytes } from '../cipher-spec.ts';
 import type { CryptoEngine, SaCipher } from '../engine.ts';
 import { CryptoErrorCode } from '../errors.ts';
@@ -34,6 +35,13 @@ export function checkLifecycle(
   const got = copyBatch(plain);
   cipher.seal(got, 0, got.count);
   assert.equal(hex(got.buffer), hex(want.buffer));
+
+  // Whatever depends on the key shows in util.inspect or JSON.stringify as a difference between two
+  // ciphers of the same spec under different keys: a logged SA must print neither.
+  const other = engine.createCipher(spec, keysFor(spec, 8));
+  assert.equal(inspect(cipher, { depth: Infinity }), inspect(other, { depth: Infinity }));
+  assert.equal(JSON.stringify(cipher), JSON.stringify(other));
+  other.destroy();
 
   const fields = keyFields(cipher);
   // Integrity-only specs may keep their keyed HMAC state in hash objects rather than typed arrays.

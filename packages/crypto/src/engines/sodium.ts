@@ -11,6 +11,7 @@ import {
   writeNonceIv,
 } from '../esp-fields.ts';
 import { CryptoStatus, checkBatchRange, type PacketBatch } from '../packet-batch.ts';
+import { KeyHoldingCipher } from '../redaction.ts';
 
 /** The part of sodium-native this engine calls (the package ships no types). */
 interface Sodium {
@@ -66,7 +67,7 @@ export const sodiumEngine: CryptoEngine = {
 };
 
 /** RFC 7634: nonce = salt || IV, AAD = SPI || [seqHigh] || seq, 16-byte ICV. */
-class SodiumChachaCipher implements SaCipher {
+class SodiumChachaCipher extends KeyHoldingCipher implements SaCipher {
   readonly engine = 'sodium';
   readonly spec: CipherSpec;
   private readonly sodium: Sodium;
@@ -79,6 +80,7 @@ class SodiumChachaCipher implements SaCipher {
   private destroyed = false;
 
   constructor(sodium: Sodium, spec: CipherSpec, keys: CipherKeys) {
+    super();
     this.sodium = sodium;
     this.spec = spec;
     this.layout = packetLayout(spec);

@@ -12,6 +12,7 @@ import {
   writeNonceIv,
 } from '../esp-fields.ts';
 import { CryptoStatus, checkBatchRange, type PacketBatch } from '../packet-batch.ts';
+import { KeyHoldingCipher } from '../redaction.ts';
 import { GhashStream } from './ghash-stream.ts';
 import { blockByte, byteSwap32, loadLe32, storeLe32 } from './words.ts';
 
@@ -20,7 +21,7 @@ import { blockByte, byteSwap32, loadLe32, storeLe32 } from './words.ts';
  * tables are built once per SA; the counter mode and the GCM glue (J0, tag mask, length block) are ours,
  * because noble's `gcm()` re-expands the key on every call and wants aligned whole buffers.
  */
-export class NobleGcmCipher implements SaCipher {
+export class NobleGcmCipher extends KeyHoldingCipher implements SaCipher {
   readonly engine = 'noble';
   readonly spec: CipherSpec;
   private readonly layout: PacketLayout;
@@ -35,6 +36,7 @@ export class NobleGcmCipher implements SaCipher {
   private destroyed = false;
 
   constructor(spec: CipherSpec, keys: CipherKeys) {
+    super();
     this.spec = spec;
     this.layout = packetLayout(spec);
     this.gmac = spec.encryption === 'aes-gmac';

@@ -13,6 +13,7 @@ import {
   writeU32be,
 } from '../esp-fields.ts';
 import { CryptoStatus, checkBatchRange, type PacketBatch } from '../packet-batch.ts';
+import { KeyHoldingCipher } from '../redaction.ts';
 import { loadLe32, storeLe32 } from './words.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: noble types HMAC over its own hash class.
@@ -29,7 +30,7 @@ function keyedHmac(integrity: Exclude<IntegrityAlgorithm, 'none'>, key: Uint8Arr
  * packet copies the keyed HMAC state into a reused working state. Also CBC without integrity and
  * integrity with null encryption.
  */
-export class NobleCbcHmacCipher implements SaCipher {
+export class NobleCbcHmacCipher extends KeyHoldingCipher implements SaCipher {
   readonly engine = 'noble';
   readonly spec: CipherSpec;
   private readonly layout: PacketLayout;
@@ -42,6 +43,7 @@ export class NobleCbcHmacCipher implements SaCipher {
   private destroyed = false;
 
   constructor(spec: CipherSpec, keys: CipherKeys) {
+    super();
     this.spec = spec;
     this.layout = packetLayout(spec);
     if (spec.encryption === 'aes-cbc') {

@@ -13,6 +13,7 @@ import {
   writeNonceIv,
 } from '../esp-fields.ts';
 import { CryptoStatus, checkBatchRange, type PacketBatch } from '../packet-batch.ts';
+import { KeyHoldingCipher } from '../redaction.ts';
 import { storeLe32 } from './words.ts';
 
 const zeroBlock = new Uint8Array(32);
@@ -24,7 +25,7 @@ const padding = Array.from({ length: 16 }, (_, k) => new Uint8Array(k));
  * one-time Poly1305 key comes from keystream block 0 of each nonce, so a Poly1305 state is made per packet
  * (the one allocation here); the key, salt and scratch are per SA.
  */
-export class NobleChachaCipher implements SaCipher {
+export class NobleChachaCipher extends KeyHoldingCipher implements SaCipher {
   readonly engine = 'noble';
   readonly spec: CipherSpec;
   private readonly layout: PacketLayout;
@@ -37,6 +38,7 @@ export class NobleChachaCipher implements SaCipher {
   private destroyed = false;
 
   constructor(spec: CipherSpec, keys: CipherKeys) {
+    super();
     this.spec = spec;
     this.layout = packetLayout(spec);
     this.key = keys.encryptionKey.slice(0, 32);

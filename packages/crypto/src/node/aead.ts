@@ -16,6 +16,7 @@ import {
   writeNonceIv,
 } from '../esp-fields.ts';
 import { CryptoStatus, checkBatchRange, type PacketBatch } from '../packet-batch.ts';
+import { KeyHoldingCipher } from '../redaction.ts';
 import { finalVerifies, splitSalted } from './salted-key.ts';
 
 type AeadName = CipherGCMTypes | CipherChaCha20Poly1305Types;
@@ -26,7 +27,7 @@ function aeadName(spec: CipherSpec): AeadName {
 }
 
 /** AES-GCM (RFC 4106) and ChaCha20-Poly1305 (RFC 7634): AAD = SPI || [seqHigh] || seq. */
-export class NodeAeadCipher implements SaCipher {
+export class NodeAeadCipher extends KeyHoldingCipher implements SaCipher {
   readonly engine = 'node';
   readonly spec: CipherSpec;
   private readonly layout: PacketLayout;
@@ -39,6 +40,7 @@ export class NodeAeadCipher implements SaCipher {
   private destroyed = false;
 
   constructor(spec: CipherSpec, keys: CipherKeys) {
+    super();
     this.spec = spec;
     this.layout = packetLayout(spec);
     this.name = aeadName(spec);

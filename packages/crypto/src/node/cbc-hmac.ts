@@ -11,6 +11,7 @@ import {
   writeU32be,
 } from '../esp-fields.ts';
 import { CryptoStatus, checkBatchRange, type PacketBatch } from '../packet-batch.ts';
+import { KeyHoldingCipher } from '../redaction.ts';
 
 const hmacHash = {
   'hmac-sha256-128': 'sha256',
@@ -23,7 +24,7 @@ const hmacHash = {
  * SPI .. end of ciphertext, with the ESN high half appended to the MAC input only (RFC 4303 §3.3.2.1).
  * Also encryption-only CBC (integrity 'none') and integrity-only null encryption.
  */
-export class NodeCbcHmacCipher implements SaCipher {
+export class NodeCbcHmacCipher extends KeyHoldingCipher implements SaCipher {
   readonly engine = 'node';
   readonly spec: CipherSpec;
   private readonly layout: PacketLayout;
@@ -35,6 +36,7 @@ export class NodeCbcHmacCipher implements SaCipher {
   private destroyed = false;
 
   constructor(spec: CipherSpec, keys: CipherKeys) {
+    super();
     this.spec = spec;
     this.layout = packetLayout(spec);
     this.cbcName = spec.encryption === 'aes-cbc' ? `aes-${spec.keyBits}-cbc` : undefined;

@@ -4,13 +4,14 @@ import type { SaCipher } from '../engine.ts';
 import { cipherDestroyedError } from '../engine-support.ts';
 import { type PacketLayout, packetLayout, packetStatus, writeNonceIv, writeU32be } from '../esp-fields.ts';
 import { CryptoStatus, checkBatchRange, type PacketBatch } from '../packet-batch.ts';
+import { KeyHoldingCipher } from '../redaction.ts';
 import { finalVerifies, splitSalted } from './salted-key.ts';
 
 /**
  * AES-GMAC (RFC 4543): nothing is encrypted; the GCM tag over an empty plaintext with
  * AAD = SPI || [seqHigh] || seq || IV || payload.
  */
-export class NodeGmacCipher implements SaCipher {
+export class NodeGmacCipher extends KeyHoldingCipher implements SaCipher {
   readonly engine = 'node';
   readonly spec: CipherSpec;
   private readonly layout: PacketLayout;
@@ -22,6 +23,7 @@ export class NodeGmacCipher implements SaCipher {
   private destroyed = false;
 
   constructor(spec: CipherSpec, keys: CipherKeys) {
+    super();
     this.spec = spec;
     this.layout = packetLayout(spec);
     this.name = `aes-${spec.keyBits as 128 | 192 | 256}-gcm`;
