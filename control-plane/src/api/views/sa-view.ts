@@ -47,7 +47,8 @@ export function countersView(c: SaCounters): NonNullable<SaView['counters']> {
       c.replay === null
         ? null
         : { window: c.replay.window, top: c.replay.top.toString(), received: c.replay.received },
-    worker: c.worker,
+    // Instances on an offload device have no worker (the datapath contract says -1).
+    worker: c.worker < 0 ? null : c.worker,
   };
 }
 

@@ -90,7 +90,7 @@ export function saStatsView(cp: ControlPlane, name: string): Stats['sas'][number
     bytes: c?.bytes ?? 0,
     drops: drops.total,
     dropsByReason: drops.byReason,
-    worker: c?.worker ?? null,
+    worker: c === undefined || c.worker < 0 ? null : c.worker,
   };
 }
 

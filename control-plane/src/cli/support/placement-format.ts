@@ -69,7 +69,7 @@ export function placementEventText(event: EspressoEvent): string | null {
     event.type === 'sa-lost'
       ? [`${d.sa} lost${d.from == null ? '' : ` by ${d.from}`}: ${d.reason}`]
       : [
-          `${d.sa}${event.type === 'sa-moved' ? ` from ${d.from}` : ''} on ${d.device} (${d.driver}, ${d.kind})`,
+          `${d.sa}${event.type === 'sa-moved' ? ` from ${d.from}` : ''} on ${d.device} (${d.kind === 'software' ? d.driver : `${d.driver}, ${d.kind}`})`,
         ];
   parts.push(`asked ${d.requested}`);
   if (d.fallback != null && event.type !== 'sa-lost') parts.push(fellBack(d.fallback));

@@ -125,7 +125,9 @@ export const SaCountersView = Type.Object(
       ),
       Type.Null(),
     ]),
-    worker: Count,
+    worker: Type.Union([Count, Type.Null()], {
+      description: 'the worker that owns the SA instance; null while it runs on an offload device',
+    }),
   },
   { additionalProperties: false },
 );

@@ -56,7 +56,9 @@ export const SaStatsView = Type.Object(
     bytes: Count,
     drops: Count,
     dropsByReason: ByName,
-    worker: Type.Union([Count, Type.Null()]),
+    worker: Type.Union([Count, Type.Null()], {
+      description: 'the worker that owns the SA instance; null while it runs on an offload device',
+    }),
   },
   { additionalProperties: false },
 );
