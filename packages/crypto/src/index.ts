@@ -2,7 +2,7 @@ export * from './cipher-spec.ts';
 export type { CryptoEngine, SaCipher } from './engine.ts';
 export { CryptoConfigError, CryptoErrorCode } from './errors.ts';
 export * from './packet-batch.ts';
-export { redactedKeys } from './redaction.ts';
+export { redactKeys } from './redaction.ts';
 export {
   type AlgorithmProbe,
   autoEngineOrder,

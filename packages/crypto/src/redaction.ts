@@ -22,13 +22,17 @@ export abstract class KeyHoldingCipher {
 }
 
 /**
- * A keys object over the same byte arrays (zeroing either zeroes both) that util.inspect and
- * JSON.stringify show as redacted, for records that keep keys next to fields that do get logged.
- * The added members are not enumerable, so structured clone (postMessage) copies the keys as before.
+ * Makes `keys` show as redacted to util.inspect and JSON.stringify, in place (callers compare keys
+ * objects by identity) and returns it; a frozen object is returned as it is. The added members are not
+ * enumerable, so spreading and structured clone (postMessage) copy the key bytes as before.
  */
-export function redactedKeys(keys: CipherKeys): CipherKeys {
-  const out = { encryptionKey: keys.encryptionKey, integrityKey: keys.integrityKey };
-  Object.defineProperty(out, 'toJSON', { value: () => REDACTED });
-  Object.defineProperty(out, inspect.custom, { value: () => REDACTED });
-  return out;
+export function redactKeys<K extends CipherKeys>(keys: K): K {
+  if (!Object.isExtensible(keys) || Object.hasOwn(keys, 'toJSON')) return keys;
+  Object.defineProperty(keys, 'toJSON', { value: redacted });
+  Object.defineProperty(keys, inspect.custom, { value: redacted });
+  return keys;
+}
+
+function redacted(): string {
+  return REDACTED;
 }
