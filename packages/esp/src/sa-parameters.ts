@@ -1,4 +1,4 @@
-import { type CipherKeys, type CipherSpec, hmacTagBytes, isCombinedMode } from '@espresso/crypto';
+import { type CipherKeys, type CipherSpec, hmacTagBytes, isCombinedMode, redactKeys } from '@espresso/crypto';
 import { type IptfsParameters, resolveIptfsConfig } from '@espresso/iptfs';
 import { type IpAddress, parseIpAddress } from '@espresso/wire';
 import type { LifetimeLimitsConfig, SaConfig } from './sa-config.ts';
@@ -94,7 +94,7 @@ export function resolveValidSaConfig(c: SaConfig): SaParameters {
     direction: c.direction,
     mode: c.mode,
     cipherSpec,
-    keys: { encryptionKey, integrityKey },
+    keys: redactKeys({ encryptionKey, integrityKey }),
     engine: c.engine ?? 'auto',
     local: address(c.local),
     remote: address(c.remote),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { inspect } from 'node:util';
 import { SadError } from './errors.ts';
 import { MemoryHighWaterMarks } from './high-water-marks.ts';
 import { Sad } from './sad.ts';
@@ -72,6 +73,21 @@ test('an inbound SA claims its SPI from the allocator and gives it back on delet
   assert.deepEqual(spis.sweep(reservation.expiresAt + 1), []);
   sad.remove('a');
   assert.equal(spis.isTaken(0, reservation.spi), false);
+});
+
+test('an SA record shows no key byte to util.inspect or JSON.stringify', () => {
+  const { sad } = setup();
+  const keys = fakeKeys(0x5a);
+  const record = sad.add(fakeInput('a', {}, { keys }));
+  assert.equal(record.keys, keys);
+  const shown = [
+    inspect(record, { depth: Infinity }),
+    JSON.stringify(record, (_k, v) => (typeof v === 'bigint' ? `${v}` : v)),
+  ];
+  for (const text of shown) {
+    assert.match(text, /redacted/);
+    assert.doesNotMatch(text, /90, 90|5a 5a|"0":90/i);
+  }
 });
 
 test('delete zeroes the keys the SAD holds', () => {

@@ -1,3 +1,4 @@
+import { redactKeys } from '@espresso/crypto';
 import type { Clock } from './clock.ts';
 import { SadError } from './errors.ts';
 import { keyFingerprint } from './fingerprint.ts';
@@ -131,7 +132,7 @@ export class Sad<C, S = unknown> {
     const record: SaRecord<C> = {
       name: input.name,
       config,
-      keys: input.keys,
+      keys: redactKeys(input.keys),
       fingerprint: keyFingerprint(keyParts),
       identity,
       markIdentity,
