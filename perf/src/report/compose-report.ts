@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { markdownReport, markdownTable } from './markdown-report.ts';
+import { markdownReport, markdownTable, targetResult } from './markdown-report.ts';
 import type { ScenarioReport } from './model.ts';
 import { chartFileName } from './write-report.ts';
 
@@ -51,8 +51,8 @@ export function composeReport(reports: readonly ScenarioReport[], o: ComposeOpti
       t.name,
       t.measured.toFixed(2),
       `>= ${t.required.toFixed(2)}`,
-      t.pass ? 'pass' : 'miss',
-      t.detail,
+      targetResult(t),
+      t.inconclusive === undefined ? t.detail : `${t.detail}; ${t.inconclusive}`,
     ]),
   );
   const machines = [

@@ -18,9 +18,14 @@ export function targetRows(targets: readonly TargetResult[]): string[][] {
     t.name,
     t.measured.toFixed(2),
     `>= ${t.required.toFixed(2)}`,
-    t.pass ? 'pass' : 'miss',
-    t.detail,
+    targetResult(t),
+    t.inconclusive === undefined ? t.detail : `${t.detail}; ${t.inconclusive}`,
   ]);
+}
+
+/** pass, miss, or inconclusive when the run could not tell. */
+export function targetResult(t: TargetResult): string {
+  return t.inconclusive !== undefined ? 'inconclusive' : t.pass ? 'pass' : 'miss';
 }
 
 export const TARGET_HEADER = ['target', 'measured', 'required', 'result', 'how'] as const;

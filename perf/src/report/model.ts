@@ -50,6 +50,8 @@ export interface TargetResult {
   readonly pass: boolean;
   /** How the ratio was formed, with the figures it came from. */
   readonly detail: string;
+  /** Set when the run cannot say either way (the reference itself did not behave), with why. */
+  readonly inconclusive?: string;
 }
 
 export interface MachineInfo {

@@ -262,3 +262,17 @@ test('report and chart names that could escape the results folder are refused', 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a target the run could not judge reads inconclusive, with the reason beside its figures', async () => {
+  const { targetRows } = await import('./markdown-report.ts');
+  const { scalingTarget } = await import('../scenarios/targets.ts');
+  const flat = scalingTarget(1e6, 1.1e6, 2e6, 2.2e6);
+  assert.ok(flat.inconclusive?.includes('1.10x'));
+  const [row] = targetRows([flat]);
+  assert.equal(row?.[3], 'inconclusive');
+  assert.ok(row?.[4]?.includes('no second core'));
+  const fair = scalingTarget(1e6, 1.9e6, 2e6, 3.9e6);
+  assert.equal(fair.inconclusive, undefined);
+  assert.equal(fair.pass, true);
+  assert.equal(targetRows([fair])[0]?.[3], 'pass');
+});
