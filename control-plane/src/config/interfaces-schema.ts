@@ -3,21 +3,22 @@ import { type Static, Type } from 'typebox';
 const address = (description: string) =>
   Type.String({ minLength: 2, maxLength: 45, description: `${description} (IPv4 dotted quad or IPv6 text)` });
 
-export const UdpOutsideSchema = Type.Object(
+export const OutsideSchema = Type.Object(
   {
-    type: Type.Literal('udp'),
-    address: address("the local address ESP in UDP arrives at: the SAs' `local` address, not a wildcard"),
-    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'default 4500 (RFC 3948)' })),
+    type: Type.Enum(['udp', 'raw-esp'], {
+      description:
+        'udp: ESP in UDP (RFC 3948); raw-esp: ESP over IP (protocol 50) on a raw socket, needs root',
+    }),
+    address: address("the local address ESP arrives at: the SAs' `local` address, not a wildcard"),
+    port: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 65535,
+        description: 'udp only: default 4500 (RFC 3948); 0 picks a free one',
+      }),
+    ),
   },
-  { additionalProperties: false, description: 'ESP in UDP (RFC 3948) on a local address and port' },
-);
-
-export const RawEspOutsideSchema = Type.Object(
-  {
-    type: Type.Literal('raw-esp'),
-    address: address("the local address: the SAs' `local` address"),
-  },
-  { additionalProperties: false, description: 'ESP over IP (protocol 50) on a raw socket; needs root' },
+  { additionalProperties: false, description: 'an outside endpoint' },
 );
 
 export const TunInsideSchema = Type.Object(
@@ -60,7 +61,7 @@ export const TunInsideSchema = Type.Object(
 export const InterfacesSchema = Type.Object(
   {
     inside: Type.Optional(TunInsideSchema),
-    outside: Type.Array(Type.Union([UdpOutsideSchema, RawEspOutsideSchema]), {
+    outside: Type.Array(OutsideSchema, {
       minItems: 1,
       maxItems: 8,
       description:
@@ -91,3 +92,24 @@ export const InterfacesSchema = Type.Object(
   },
 );
 export type InterfacesConfig = Static<typeof InterfacesSchema>;
+
+/** What the schema cannot say about `interfaces`; issues are JSON pointers under /interfaces. */
+export function checkInterfaces(interfaces: InterfacesConfig): { path: string; message: string }[] {
+  const issues: { path: string; message: string }[] = [];
+  const seen = new Map<string, number>();
+  interfaces.outside.forEach((o, i) => {
+    if (o.type === 'raw-esp' && o.port !== undefined) {
+      issues.push({ path: `/interfaces/outside/${i}/port`, message: 'applies to type udp only' });
+    }
+    const key = `${o.type}/${o.address.includes(':') ? 6 : 4}`;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
+    else {
+      issues.push({
+        path: `/interfaces/outside/${i}`,
+        message: `a second ${o.type} endpoint of this address family (the first is /interfaces/outside/${first})`,
+      });
+    }
+  });
+  return issues;
+}

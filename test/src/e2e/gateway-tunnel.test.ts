@@ -157,3 +157,33 @@ describe('two gateways, a tunnel between two subnets', { skip }, () => {
     });
   });
 });
+
+describe('IP-TFS between the gateways', { skip }, () => {
+  test(
+    'ping and an iperf3 transfer through IP-TFS SAs (RFC 9347); the wire carries only ESP',
+    budget,
+    async () => {
+      await withE2e(async (e) => {
+        const { a } = await e.gateways({ mode: 'iptfs' });
+        let transfer = { bytes: 0, error: null as string | null };
+        const wire = await e.recordWire(async () => {
+          assert.equal(e.ping(3).received, 3);
+          transfer = await e.iperf(2);
+        });
+        assert.equal(transfer.error, null);
+        assert.ok(transfer.bytes > 500_000);
+        const seen = wireSummary(wire);
+        assert.deepEqual(
+          seen.other,
+          [],
+          'ESP only, none of it fragmented: IP-TFS fills outer packets to the MTU',
+        );
+        assert.deepEqual([...seen.spis].sort(), ['0x00001001', '0x00002001']);
+        const sa = (await a.api<{ config: { mode: string } }>('GET', '/v1/sas/out-1001')).body;
+        assert.equal(sa.config.mode, 'iptfs');
+        const full = tshark(wire, 'ip.src == 192.168.90.1 && ip.len == 1500', ['frame.number']).length;
+        assert.ok(full > 100, `${full} outer packets of exactly the MTU`);
+      });
+    },
+  );
+});

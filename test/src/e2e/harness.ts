@@ -78,7 +78,17 @@ export class E2e {
   /** Runs `fn` while tcpdump records the link between the gateways (gwA's side); returns the file. */
   async recordWire(fn: () => Promise<void>, snap = 128): Promise<string> {
     const file = join(this.dir, `wire-${Date.now()}.pcap`);
-    const dump = this.start('gwA', 'tcpdump', ['-i', 'a1', '-U', '-n', '-s', String(snap), '-w', file]);
+    const dump = this.start('gwA', 'tcpdump', [
+      '-i',
+      'a1',
+      '--immediate-mode',
+      '-U',
+      '-n',
+      '-s',
+      String(snap),
+      '-w',
+      file,
+    ]);
     const deadline = Date.now() + 10_000;
     while (!/listening on/.test(dump.stderr())) {
       if (Date.now() > deadline) throw new Error(`tcpdump did not start: ${dump.stderr()}`);

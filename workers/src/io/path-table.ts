@@ -34,8 +34,12 @@ export class SaPath {
   readonly alignBytes: number;
   /** Transport mode keeps the packet's own header: the alignment does not apply to it alone. */
   readonly transport: boolean;
-  /** IP-TFS spreads inner packets over outer ones: no inner packet is ever too big for the path. */
+  /**
+   * IP-TFS spreads inner packets over outer ones: no inner packet is too big for the path, only for the
+   * link it came in on, whose MTU (the outside link's) it keeps.
+   */
   readonly unlimited: boolean;
+  private readonly linkMtu: number;
   pmtu: number;
   learnedAt = 0;
 
@@ -65,11 +69,12 @@ export class SaPath {
     this.fixedOverhead = outerIp + (c.encap === undefined ? 0 : 8) + 8 + g.ivBytes + g.icvBytes;
     this.alignBytes = Math.max(4, g.blockBytes);
     this.pmtu = pmtu;
+    this.linkMtu = pmtu;
   }
 
   /** The largest inner packet whose ESP packet fits the path MTU. */
   get innerMtu(): number {
-    if (this.unlimited) return 0xffff;
+    if (this.unlimited) return this.linkMtu;
     const room = this.pmtu - this.fixedOverhead;
     if (this.transport) return room - 2 - (this.alignBytes - 1);
     return Math.floor(room / this.alignBytes) * this.alignBytes - 2;

@@ -7,6 +7,7 @@ import { registerGatewayRoutes } from '../../api/routes/gateway.ts';
 import { createApiServer } from '../../api/server.ts';
 import { type ConfigFileParts, readConfigFileParts } from '../../config/config-file.ts';
 import { ConfigFileError } from '../../config/config-issue.ts';
+import { checkInterfaces } from '../../config/interfaces-schema.ts';
 import { WorkerPoolDatapath } from '../../datapath/worker-pool-datapath.ts';
 import { ApiError } from '../../errors.ts';
 import { Gateway, GatewayStartError } from '../../gateway/gateway.ts';
@@ -19,7 +20,10 @@ import { espressoVersion } from '../version.ts';
 /** Reads the configuration file given at start, printing every field at fault, one per line. */
 async function readStartConfig(path: string, io: CommandIo): Promise<ConfigFileParts | null> {
   try {
-    return await readConfigFileParts(path);
+    const parts = await readConfigFileParts(path);
+    const issues = parts.interfaces === null ? [] : checkInterfaces(parts.interfaces);
+    for (const issue of issues) io.err(`espresso: ${path}: ${issue.path}: ${issue.message}\n`);
+    return issues.length === 0 ? parts : null;
   } catch (error) {
     if (!(error instanceof ConfigFileError)) throw error;
     for (const line of error.lines()) io.err(`espresso: ${line}\n`);
@@ -120,10 +124,11 @@ packet captures at /v1/captures, interface statistics at /v1/interfaces.
     if (configFile !== undefined && config === null) return 1;
     const interfaces = config?.interfaces ?? null;
 
-    // A gateway's slots also hold reassembled outer packets, larger than a link's MTU.
+    // A gateway's slots hold packets of the outside MTU (IP-TFS sizes its outer packets by it, and
+    // reassembled outer packets fit up to it).
     const datapath = await WorkerPoolDatapath.start({
       workers,
-      ...(interfaces === null ? {} : { mtu: 4096 }),
+      ...(interfaces === null ? {} : { mtu: interfaces.mtu ?? 1500 }),
     });
     // Without interfaces no io loop runs; relaying hand-offs and balancing slots still needs doing.
     if (interfaces === null) datapath.pool.startPumping();
