@@ -12,7 +12,7 @@ const skip = e2eSkipReason(['ping', 'iperf3', 'tcpdump', 'tshark', '/usr/bin/pyt
 const budget = { timeout: 180_000 };
 
 /** scapy, from gateway B's namespace, sends at gateway A's ESP-in-UDP endpoint. */
-const injector = String.raw`
+const injector = `
 import random, sys
 from scapy.all import IP, UDP, Raw, rdpcap, send
 kind, count, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
