@@ -9,14 +9,7 @@ import { splitKeys } from '@espresso/sad';
 import { parsePrefix } from '@espresso/wire';
 import type { WorkerPool } from '../pool/worker-pool.ts';
 import { gcmPair, installSpec } from '../testing/sa-fixtures.ts';
-import {
-  INSIDE_A,
-  INSIDE_B,
-  inboundPolicy,
-  outboundPolicy,
-  spdOf,
-  startTestPool,
-} from '../testing/test-pool.ts';
+import { INSIDE_B, inboundPolicy, outboundPolicy, spdOf, startTestPool } from '../testing/test-pool.ts';
 import { GatewayIo } from './gateway-io.ts';
 import type { InsidePort } from './inside-port.ts';
 
