@@ -232,6 +232,9 @@ export class DeviceSad {
       counters,
       state,
     };
+    // Not enumerable: a device SA that is logged, inspected or serialised shows no key bytes.
+    Object.defineProperty(sa, 'encryptionKey', { enumerable: false });
+    Object.defineProperty(sa, 'integrityKey', { enumerable: false });
     this.#sas[handle] = sa;
     domain.owned.add(handle);
     this.#size++;
