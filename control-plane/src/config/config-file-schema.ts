@@ -1,4 +1,4 @@
-import { ConfigDocument } from '@espresso/api';
+import { ConfigDocument, OffloadSettings } from '@espresso/api';
 import { type Static, Type } from 'typebox';
 import { InterfacesSchema } from './interfaces-schema.ts';
 
@@ -11,7 +11,8 @@ export const CONFIG_SCHEMA_PATH = 'docs/config.schema.json';
 /**
  * A configuration file: the document PUT /v1/config takes (SPI settings, SA groups, SAs with their
  * keys, the SPD), plus `$schema` for editors and the format `version`. Neither of those two reaches the
- * control plane: the loader checks and removes them, and `interfaces` (read by `espresso serve`).
+ * control plane: the loader checks and removes them, and `interfaces` and `offload` (read by
+ * `espresso serve`).
  */
 export const ConfigFile = Type.Object(
   {
@@ -29,6 +30,7 @@ export const ConfigFile = Type.Object(
     ),
     ...ConfigDocument.properties,
     interfaces: Type.Optional(InterfacesSchema),
+    offload: Type.Optional(OffloadSettings),
   },
   {
     additionalProperties: false,

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { ConfigDocument } from '@espresso/api';
+import type { ConfigDocument, OffloadSettings } from '@espresso/api';
 import { validateSaConfig } from '@espresso/esp';
 import { validateSpdConfig } from '@espresso/spd';
 import { Compile } from 'typebox/compile';
@@ -39,6 +39,8 @@ export function parseConfigText(text: string, file: string): ConfigDocument {
 export interface ConfigFileParts {
   readonly document: ConfigDocument;
   readonly interfaces: InterfacesConfig | null;
+  /** The offload devices and placement rules `espresso serve` starts with (null when absent). */
+  readonly offload: OffloadSettings | null;
 }
 
 function parseConfigParts(text: string, file: string): ConfigFileParts {
@@ -52,11 +54,16 @@ function parseConfigParts(text: string, file: string): ConfigFileParts {
   }
   const checked = checkConfigFile(value);
   if (!checked.ok) throw ConfigFileError.invalid(file, checked.issues);
-  return { document: checked.document, interfaces: checked.interfaces };
+  return { document: checked.document, interfaces: checked.interfaces, offload: checked.offload };
 }
 
 export type ConfigFileCheck =
-  | { readonly ok: true; readonly document: ConfigDocument; readonly interfaces: InterfacesConfig | null }
+  | {
+      readonly ok: true;
+      readonly document: ConfigDocument;
+      readonly interfaces: InterfacesConfig | null;
+      readonly offload: OffloadSettings | null;
+    }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
 /** Checks parsed JSON against the configuration file schema; issues are JSON pointers. */
@@ -91,8 +98,8 @@ export function checkConfigFile(value: unknown): ConfigFileCheck {
       }),
     };
   }
-  const { $schema: _schema, version: _version, interfaces, ...document } = value as ConfigFile;
-  return { ok: true, document, interfaces: interfaces ?? null };
+  const { $schema: _schema, version: _version, interfaces, offload, ...document } = value as ConfigFile;
+  return { ok: true, document, interfaces: interfaces ?? null, offload: offload ?? null };
 }
 
 /** What the whole-document check says where a union or enum did not match: the owners say more. */

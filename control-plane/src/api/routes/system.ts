@@ -3,6 +3,7 @@ import { probeAlgorithms } from '@espresso/crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlane } from '../../state/control-plane.ts';
 import { register } from '../register.ts';
+import { softwareDatapathName } from '../views/placement-view.ts';
 
 export function registerSystemRoutes(app: FastifyInstance, cp: ControlPlane, version: string): void {
   const document = openApiDocument(Object.values(routes) as RouteSpec[], {
@@ -17,7 +18,7 @@ export function registerSystemRoutes(app: FastifyInstance, cp: ControlPlane, ver
       status: 'ok',
       version,
       uptimeSeconds: Math.max(0, Math.floor((cp.clock() - cp.startedAt) / 1000)),
-      datapath: cp.datapath.name,
+      datapath: softwareDatapathName(cp),
       workers: cp.datapath.workers,
       sas: cp.sad.size,
       policies: cp.spd.list().length,

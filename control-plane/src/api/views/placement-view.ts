@@ -14,6 +14,11 @@ export function placementManagerOf(cp: ControlPlane): PlacementManager | null {
   return cp.datapath instanceof PlacementManager ? cp.datapath : null;
 }
 
+/** The name of the datapath the SAs on software run on (the placement manager is a layer over it). */
+export function softwareDatapathName(cp: ControlPlane): string {
+  return placementManagerOf(cp)?.software.datapath.name ?? cp.datapath.name;
+}
+
 /** Where an SA runs; without a placement manager, on the datapath itself with nothing to explain. */
 export function saPlacement(cp: ControlPlane, sa: SaRecord<StoredSaConfig>): PlacementView {
   const placement = placementManagerOf(cp)?.placement(sa.name);

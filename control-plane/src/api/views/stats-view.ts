@@ -2,7 +2,7 @@ import type { Stats } from '@espresso/api';
 import { dropReasonCount, dropReasons } from '@espresso/counters';
 import type { WorkerStats } from '@espresso/sad';
 import type { ControlPlane } from '../../state/control-plane.ts';
-import { offloadStatsView } from './placement-view.ts';
+import { offloadStatsView, softwareDatapathName } from './placement-view.ts';
 import { dropsByReason } from './sa-view.ts';
 
 /** Every counter of Linux /proc/net/xfrm_stat, so Espresso's view is a superset even where it is zero. */
@@ -114,7 +114,7 @@ export function statsView(cp: ControlPlane): Stats {
       xfrmStat: xfrmStat(drops),
       lastEventId: cp.events.lastId,
       datapath: {
-        name: cp.datapath.name,
+        name: softwareDatapathName(cp),
         workers: cp.datapath.workers,
         version: datapath.version,
         spdGeneration: datapath.spdGeneration,

@@ -15,6 +15,7 @@ import { applyConfig } from '../../state/config-apply.ts';
 import { ControlPlane } from '../../state/control-plane.ts';
 import { type Command, type CommandIo, stringOption, UsageError } from '../command.ts';
 import { integerArgument } from '../support/input.ts';
+import { offloadOptions, startOffload } from '../support/offload-setup.ts';
 import { espressoVersion } from '../version.ts';
 
 /** Reads the configuration file given at start, printing every field at fault, one per line. */
@@ -68,6 +69,7 @@ export const serveCommand: Command = {
   summary: 'run the control plane and its HTTP API',
   usage: `espresso serve [--config FILE] [--listen ADDR:PORT] [--token-file FILE] [--workers N]
                 [--high-water-marks FILE] [--log-level LEVEL]
+                [--offload-device SPEC]... [--offload-mode MODE]
 
 Runs the control plane: SAD, SPD, SPI allocation, events and metrics, behind the HTTP API
 (OpenAPI at /v1/openapi.json), until SIGINT or SIGTERM. With a configuration that names
@@ -83,7 +85,12 @@ packet captures at /v1/captures, interface statistics at /v1/interfaces.
   --workers N              datapath worker threads (default: the cores less one for io and
                            the control plane, at least 1; here ${defaultWorkerCount()})
   --high-water-marks FILE  keep SA sequence high-water marks across restarts in FILE
-  --log-level LEVEL        fatal, error, warn, info (default), debug, trace, silent`,
+  --log-level LEVEL        fatal, error, warn, info (default), debug, trace, silent
+  --offload-device SPEC    an offload device, after the configuration's \`offload.devices\`:
+                           DRIVER[:NAME][,KEY=VALUE...], e.g. emulated-nic:emu0,capacity=64 or
+                           linux-xfrm,offloadDevice=eth0 (see docs/config.md)
+  --offload-mode MODE      where SAs without an \`offload\` setting go: none (default: the workers),
+                           auto, packet or crypto`,
   options: {
     config: { type: 'string', short: 'c' },
     listen: { type: 'string', short: 'l' },
@@ -91,6 +98,8 @@ packet captures at /v1/captures, interface statistics at /v1/interfaces.
     workers: { type: 'string' },
     'high-water-marks': { type: 'string' },
     'log-level': { type: 'string' },
+    'offload-device': { type: 'string', multiple: true },
+    'offload-mode': { type: 'string' },
   },
   async run(args, io) {
     let listen = defaultListen;
@@ -118,6 +127,7 @@ packet captures at /v1/captures, interface statistics at /v1/interfaces.
       throw new UsageError(`--log-level: unknown level '${logLevel}'`);
     }
     const marksFile = stringOption(args, 'high-water-marks');
+    const offload = offloadOptions(args);
 
     const configFile = stringOption(args, 'config');
     const config = configFile === undefined ? null : await readStartConfig(configFile, io);
@@ -132,14 +142,20 @@ packet captures at /v1/captures, interface statistics at /v1/interfaces.
     });
     // Without interfaces no io loop runs; relaying hand-offs and balancing slots still needs doing.
     if (interfaces === null) datapath.pool.startPumping();
+    // SAs go to the workers or to an offload device; closing the placement manager closes the datapath.
+    const placement = await startOffload(datapath, config?.offload ?? null, offload, configFile, io);
+    if (placement === null) {
+      await datapath.close();
+      return 1;
+    }
     const cp = new ControlPlane({
-      datapath,
+      datapath: placement,
       ...(marksFile === undefined ? {} : { highWaterMarks: new FileHighWaterMarks(marksFile) }),
     });
     await cp.start();
     if (config !== null && !(await applyStartConfig(cp, config.document, configFile!, io))) {
       await cp.close();
-      await datapath.close();
+      await placement.close();
       return 1;
     }
     let gateway: Gateway | null = null;
@@ -150,7 +166,7 @@ packet captures at /v1/captures, interface statistics at /v1/interfaces.
         if (!(error instanceof GatewayStartError)) throw error;
         io.err(`espresso: ${error.message}\n`);
         await cp.close();
-        await datapath.close();
+        await placement.close();
         return 1;
       }
       for (const line of gatewayLines(gateway)) io.err(`espresso: ${line}\n`);
@@ -177,7 +193,7 @@ packet captures at /v1/captures, interface statistics at /v1/interfaces.
     await app.close();
     await gateway?.close();
     await cp.close();
-    await datapath.close();
+    await placement.close();
     return 0;
   },
 };
