@@ -69,7 +69,7 @@ export class ClassDelay {
     return k - to;
   }
 
-  /** Sends every held packet on, class by class in order of release time. */
+  /** Sends every held packet on, class by class (in DSCP order), each class in its own order. */
   flush(out: Uint32Array, to = 0): number {
     let k = to;
     for (const q of this.active) k = q.releaseDue(Number.POSITIVE_INFINITY, out, k);
