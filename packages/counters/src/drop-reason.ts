@@ -3,7 +3,7 @@
  * traces and the API. A superset of Linux's /proc/net/xfrm_stat; `linux` names the xfrm_stat counter a
  * reason folds into, so the totals can be compared with the kernel's.
  *
- * Codes are dense small integers so a worker can count them in a Uint32Array indexed by code. Append
+ * Codes are dense small integers so a worker can count them in an array indexed by code. Append
  * new reasons at the end: codes are part of the shared-memory layout and of saved statistics.
  */
 export const DropReason = {
