@@ -196,7 +196,7 @@ export class EspInbound {
         this.delivering = i;
         const verdict = engineFailed ? DropReason.engineError : this.finish(sa, v, i, batch, j, now);
         if (verdict !== VERDICT_FORWARD && verdict !== VERDICT_CONSUMED) {
-          this.drop(sa, v, i, verdict);
+          this.dropFor(sa, v, i, verdict);
           continue;
         }
         v.verdict[i] = verdict;
@@ -415,9 +415,5 @@ export class EspInbound {
     countDrop(sa.counters, reason);
     countDrop(this.totals, reason);
     return null;
-  }
-
-  private drop(sa: SaRuntime, v: PacketVector, i: number, reason: number): void {
-    this.dropFor(sa, v, i, reason);
   }
 }
