@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import type { ConfigDocument, OffloadSettings } from '@espresso/api';
+import { type ConfigDocument, EmulatedNicDevice, LinuxXfrmDevice, type OffloadSettings } from '@espresso/api';
 import { validateSaConfig } from '@espresso/esp';
 import { validateSpdConfig } from '@espresso/spd';
+import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { Value } from 'typebox/value';
 import { validationError } from '../api/validator.ts';
 import { CONFIG_FORMAT_VERSION, ConfigFile } from './config-file-schema.ts';
 import { ConfigFileError, type ConfigIssue } from './config-issue.ts';
@@ -153,7 +155,32 @@ function ownerMessages(doc: Record<string, unknown>): Map<string, string> {
     const checked = validateSpdConfig(doc.spd);
     if (!checked.ok) for (const e of checked.errors) messages.set(`/spd${e.path}`, e.message);
   }
+  const devices = (doc.offload as { devices?: unknown } | undefined)?.devices;
+  if (Array.isArray(devices)) {
+    devices.forEach((device: unknown, i) => {
+      const message = offloadDeviceMessage(device);
+      if (message !== null) messages.set(`/offload/devices/${i}`, message);
+    });
+  }
   return messages;
+}
+
+const offloadDeviceSchemas: Readonly<Record<string, TSchema>> = {
+  'emulated-nic': EmulatedNicDevice,
+  'linux-xfrm': LinuxXfrmDevice,
+};
+
+/** What is wrong with an offload device, checked against its own driver's schema (the union says less). */
+function offloadDeviceMessage(device: unknown): string | null {
+  const driver = (device as { driver?: unknown } | null)?.driver;
+  const schema = typeof driver === 'string' ? offloadDeviceSchemas[driver] : undefined;
+  if (schema === undefined) {
+    const drivers = Object.keys(offloadDeviceSchemas).map((d) => JSON.stringify(d));
+    return `driver: must be one of ${drivers.join(', ')}`;
+  }
+  const error = Value.Errors(schema, device)[0];
+  if (error === undefined) return null;
+  return error.instancePath === '' ? error.message : `${error.instancePath.slice(1)}: ${error.message}`;
 }
 
 function jsonErrorPlace(error: unknown, text: string): string {
