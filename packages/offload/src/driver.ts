@@ -1,7 +1,7 @@
 import type {
   GroupResourceKind,
-  ReplayState,
   SaBinding,
+  SaCounters,
   SaKeys,
   SaMigration,
   StoredSaConfig,
@@ -41,17 +41,8 @@ export interface OffloadSaUpdate {
   readonly esnHigh?: number;
 }
 
-/** What a driver reads of an SA: counters, sequence and replay state as it has them now. */
-export interface OffloadSaState {
-  readonly packets: number;
-  readonly bytes: number;
-  /** Indexed by DropReason code. */
-  readonly drops: readonly number[];
-  /** Milliseconds since the epoch, null before the first packet. */
-  readonly firstUsedAt: number | null;
-  /** Outbound: the next sequence number to send. Inbound: one above the replay window's top. */
-  readonly nextSequence: bigint;
-  readonly replay: ReplayState | null;
+/** What a driver reads of an SA: the datapath's SA counters, sequence and replay state as it has them now. */
+export interface OffloadSaState extends Omit<SaCounters, 'worker'> {
   /** The worker that owns the instance on the software path; -1 on a device. */
   readonly worker: number;
 }
