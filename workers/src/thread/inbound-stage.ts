@@ -60,8 +60,12 @@ export class InboundStage {
   private readonly drops: DropTrace;
   private epoch = 0;
   private readonly modes: ModePackets | null;
-  private readonly madeTx: TxBatch | null;
-  private readonly madeDescs = new Uint32Array(2);
+  /**
+   * Inner packets SA modes delivered that passed the policy check and wait for room in the tx ring: a
+   * burst of them (an outer packet carries many) is held here, not dropped, and pushed on every pass.
+   */
+  private readonly pending: Uint32Array;
+  private pendingCount = 0;
   /** Inbound modes make no packets of their own on poll: an outlet with no room. */
   private readonly outlet: ModeOutlet;
 
@@ -78,7 +82,7 @@ export class InboundStage {
     this.tx = new TxBatch(ctx, ctx.txInside, n);
     this.drops = new DropTrace(ctx, n);
     this.modes = modes;
-    this.madeTx = modes === null ? null : new TxBatch(ctx, ctx.txInside, modes.made.capacity);
+    this.pending = new Uint32Array(modes === null ? 0 : 4 * modes.made.capacity);
     this.outlet = createModeOutlet(createPacketVector(ctx.bytes, 0), {
       claim: () => false,
       release: () => undefined,
@@ -91,7 +95,7 @@ export class InboundStage {
    */
   pollModes(now: number, drain = false): number {
     const clocked = this.sas.clockedIn;
-    if (clocked.length === 0 || this.modes === null) return 0;
+    if ((clocked.length === 0 && this.modeBacklog === 0) || this.modes === null) return 0;
     this.outlet.drain = drain;
     for (let c = 0; c < clocked.length; c++) {
       const runtime = clocked[c]!.runtime;
@@ -189,24 +193,31 @@ export class InboundStage {
     }
     tx.flush(true);
     drops.flush();
-    if (this.modes !== null && this.modes.made.count > 0) this.deliverMade();
+    if (this.modes !== null && (this.modes.made.count > 0 || this.modeBacklog > 0)) this.deliverMade();
+  }
+
+  /** Inner packets waiting for a slot or for room in the tx ring. */
+  get pendingModePackets(): number {
+    return this.modeBacklog;
   }
 
   /**
    * The inner packets SA modes delivered (IP-TFS): the inbound policy check, then the tx ring, in the
-   * order they came; drops counted on the SA and the worker, their slots freed. Returns how many went.
+   * order they came, what finds no room held for the next pass; drops counted on the SA and the worker,
+   * their slots freed. Returns how many went.
    */
   private deliverMade(): number {
     const modes = this.modes!;
     const made = modes.made;
-    const tx = this.madeTx!;
     const ctx = this.ctx;
     const slotSize = ctx.pool.slotSize;
     const bySlot = this.sas.bySlot;
-    const descs = this.madeDescs;
+    const pending = this.pending;
+    let count = this.pendingCount;
     for (let k = 0; k < made.count; k++) {
       const route = bySlot[made.sa[k]!] ?? null;
-      const reason = route === null ? DropReason.noState : this.policyCheck(made, k, route);
+      let reason = route === null ? DropReason.noState : this.policyCheck(made, k, route);
+      if (reason === VERDICT_FORWARD && 2 * count === pending.length) reason = DropReason.queueFull;
       const slot = made.start[k]! / slotSize;
       if (reason !== VERDICT_FORWARD) {
         if (route?.runtime != null) countDrop(route.runtime.counters, reason);
@@ -214,17 +225,80 @@ export class InboundStage {
         ctx.pool.free(slot);
         continue;
       }
-      descs[0] = slot;
-      descs[1] = (((made.offset[k]! - made.start[k]!) << 16) | made.length[k]!) >>> 0;
-      tx.add(descs, 0);
+      pending[2 * count] = slot;
+      pending[2 * count + 1] = (((made.offset[k]! - made.start[k]!) << 16) | made.length[k]!) >>> 0;
+      count++;
     }
     made.count = 0;
+    count = this.takeSpilled(count);
     const clocked = this.sas.clockedIn;
     for (let c = 0; c < clocked.length; c++) {
       const runtime = clocked[c]!.runtime;
       if (runtime !== null) modes.countModeDrops(runtime);
     }
-    return tx.flush(true);
+    this.pendingCount = count;
+    return this.flushModePackets();
+  }
+
+  /**
+   * Moves spilled inner packets (they found no slot when delivered) into slots as far as slots and the
+   * pending list allow, in order, each through the policy check. Returns the pending count.
+   */
+  private takeSpilled(pendingCount: number): number {
+    const modes = this.modes!;
+    const spill = modes.spill;
+    if (modes.spilled === 0) return pendingCount;
+    const ctx = this.ctx;
+    const pool = ctx.pool;
+    const pending = this.pending;
+    const bySlot = this.sas.bySlot;
+    let count = pendingCount;
+    let h = modes.spillHead;
+    while (h < spill.count && 2 * count < pending.length) {
+      const slot = pool.alloc();
+      if (slot < 0) break;
+      const length = spill.length[h]!;
+      const route = bySlot[spill.sa[h]!] ?? null;
+      const reason = route === null ? DropReason.noState : this.policyCheck(spill, h, route);
+      if (reason !== VERDICT_FORWARD) {
+        if (route?.runtime != null) countDrop(route.runtime.counters, reason);
+        ctx.counters.drop(reason as DropReason, length);
+        pool.free(slot);
+        h++;
+        continue;
+      }
+      const from = spill.offset[h]!;
+      ctx.bytes.set(spill.buffer.subarray(from, from + length), pool.dataOffset(slot));
+      pending[2 * count] = slot;
+      pending[2 * count + 1] = ((pool.headroom << 16) | length) >>> 0;
+      count++;
+      h++;
+    }
+    modes.spillHead = h;
+    modes.spillTaken();
+    return count;
+  }
+
+  /** Inner packets spilled or waiting for room in the tx ring. */
+  private get modeBacklog(): number {
+    return this.pendingCount + (this.modes?.spilled ?? 0);
+  }
+
+  /** Pushes the inner packets waiting for room in the tx ring; returns how many went. */
+  flushModePackets(): number {
+    if (this.modes !== null && this.modes.spilled > 0)
+      this.pendingCount = this.takeSpilled(this.pendingCount);
+    const count = this.pendingCount;
+    if (count === 0) return 0;
+    const ctx = this.ctx;
+    const pending = this.pending;
+    const sent = ctx.pool.send(ctx.txInside, pending, count);
+    let bytes = 0;
+    for (let i = 0; i < sent; i++) bytes += pending[2 * i + 1]! & 0xffff;
+    ctx.counters.tx(sent, bytes);
+    if (sent > 0) pending.copyWithin(0, 2 * sent, 2 * count);
+    this.pendingCount = count - sent;
+    return sent;
   }
 
   /**

@@ -121,19 +121,26 @@ export class PollLoop {
     }
   }
 
-  /** Whether this worker owns SAs whose mode runs on the wall clock. */
+  /** Whether this worker owns SAs whose mode runs on the wall clock, or holds packets they made. */
   private get clocked(): boolean {
-    return this.ctx.settings.clock === 'wall' && this.sas.clockedIn.length + this.sas.clockedOut.length > 0;
+    return (
+      (this.ctx.settings.clock === 'wall' && this.sas.clockedIn.length + this.sas.clockedOut.length > 0) ||
+      this.inbound.pendingModePackets > 0
+    );
   }
 
   /** Runs the clocked SAs' modes now; returns how many packets that sent on. */
   private pollModes(): number {
+    // On a stamped clock time moves only with the packets: the stages poll the modes after each batch.
+    if (this.ctx.settings.clock !== 'wall') return this.inbound.flushModePackets();
     const now = (performance.timeOrigin + performance.now()) / 1000;
     return this.inbound.pollModes(now) + this.outbound.pollModes(now);
   }
 
   /** Milliseconds until a clocked SA's mode has work (0 when it has now). */
   private untilModeDeadlineMs(): number {
+    // Inner packets waiting for io to make room in the tx ring: look again soon.
+    if (this.inbound.pendingModePackets > 0) return 1;
     let next = Number.POSITIVE_INFINITY;
     for (const list of [this.sas.clockedIn, this.sas.clockedOut]) {
       for (const route of list) {

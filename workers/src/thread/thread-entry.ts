@@ -39,7 +39,7 @@ export default function runWorker(task: WorkerTask): WorkerExit {
   const { boot, storage, settings, port } = task;
   const ctx = new WorkerContext(storage, boot.worker, boot.epoch, settings, port);
   // IP-TFS inner packets a batch's outer packets release: room for many per outer packet.
-  const modes = new ModePackets(ctx, 16 * settings.budget);
+  const modes = new ModePackets(ctx, 64 * settings.budget, 4 << 20);
   const sas = new WorkerSaTable(ctx, modes);
   const spd = new SpdState(settings.flowCacheSlots);
   if (boot.spd !== null) spd.install(fromTransfer(boot.spd));
