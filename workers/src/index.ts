@@ -9,13 +9,8 @@ export type {
   WorkerReport,
 } from './control/messages.ts';
 export type { CaptureFilterSpec } from './io/capture-filter.ts';
-export {
-  type EndpointStats,
-  GatewayIo,
-  type GatewayIoOptions,
-  type GatewayIoStats,
-  type OutsideEndpoint,
-} from './io/gateway-io.ts';
+export { GatewayIo, type GatewayIoOptions, type OutsideEndpoint } from './io/gateway-io.ts';
+export type { EndpointStats, GatewayIoStats } from './io/gateway-io-stats.ts';
 export type { InsidePort } from './io/inside-port.ts';
 export {
   CaptureError,

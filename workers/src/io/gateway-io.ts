@@ -1,4 +1,4 @@
-import { DropReason, dropReasonCount, dropReasons } from '@espresso/counters';
+import { DropReason } from '@espresso/counters';
 import { DescriptorFlag, type PacketPool } from '@espresso/ring';
 import { IpProtocol, readU16, readU32, WIRE_OK } from '@espresso/wire';
 import type { DatapathStorage } from '../shared/datapath-storage.ts';
@@ -11,21 +11,28 @@ import {
   type ReassemblyOptions,
   type ReassemblyResult,
 } from './fragment-reassembler.ts';
+import { dropsByName, endpointStats, type GatewayIoStats } from './gateway-io-stats.ts';
 import { IcmpSockets } from './icmp-sockets.ts';
 import { InsideForwarding } from './inside-forwarding.ts';
 import type { InsidePort } from './inside-port.ts';
-import { createFragments, fragmentOuterPacket } from './outer-fragmenter.ts';
+import { IoDoorbell } from './io-doorbell.ts';
+import { sendNatKeepalives } from './nat-keepalives.ts';
 import { writeEspOuterHeader6 } from './outer-header-synth.ts';
 import { CapturePoint, CaptureSide, PacketCapture } from './packet-capture.ts';
 import type { PathMtuReport } from './path-mtu-error.ts';
 import { type InnerRoute, type OutboundSaPath, PathTable } from './path-table.ts';
 import type { PoolIo } from './pool-io.ts';
 import { RawEspOutside } from './raw-esp-outside.ts';
+import { RawTransmit } from './raw-transmit.ts';
+import { RxBatches } from './rx-batches.ts';
+import { SendQueue } from './send-queue.ts';
 import { UdpOutside, type UdpReceiver } from './udp-outside.ts';
 
 const SLOT_MASK = 0x00ff_ffff;
 /** Packets moved per ring or socket call. */
 const BATCH = 64;
+/** Read rounds per readiness callback before io lets the rest of the event loop run. */
+const READ_ROUNDS = 4;
 /** Empty passes before io sleeps on its doorbell. */
 const SPIN_PASSES = 16;
 /** Longest doorbell sleep: housekeeping runs on its own timer, this only bounds a lost wake-up. */
@@ -53,53 +60,8 @@ export interface GatewayIoOptions {
    * through the inside port.
    */
   readonly icmp?: boolean | 'auto';
-  /** Where packet captures are written; default a folder under the system's temporary directory. */
+  /** Where packet captures are written. */
   readonly captureDirectory: string;
-}
-
-export interface EndpointStats {
-  readonly kind: 'udp' | 'raw-esp';
-  readonly address: string;
-  readonly port: number | null;
-  readonly rxPackets: number;
-  readonly rxBytes: number;
-  readonly txPackets: number;
-  readonly txBytes: number;
-  readonly sendErrors: number;
-}
-
-export interface GatewayIoStats {
-  readonly inside: {
-    readonly name: string | null;
-    readonly queues: number;
-    readonly rxPackets: number;
-    readonly rxBytes: number;
-    readonly txPackets: number;
-    readonly txBytes: number;
-  };
-  readonly outside: readonly EndpointStats[];
-  readonly natKeepalives: { readonly sent: number; readonly received: number };
-  readonly fragments: {
-    readonly received: number;
-    readonly reassembled: number;
-    readonly inProgress: number;
-    readonly sent: number;
-  };
-  readonly icmp: {
-    readonly listening: boolean;
-    readonly errorsSent: number;
-    readonly suppressed: number;
-    readonly tooBigReports: number;
-  };
-  /** io's own drops by reason name (the workers' are in the datapath statistics). */
-  readonly drops: Readonly<Record<string, number>>;
-  readonly paths: readonly {
-    readonly sa: string;
-    readonly spi: number;
-    readonly pmtu: number;
-    readonly innerMtu: number;
-    readonly learnedAt: string | null;
-  }[];
 }
 
 /**
@@ -117,7 +79,7 @@ export interface GatewayIoStats {
  * - NAT keepalives on a timer to the peers of UDP-encapsulated SAs; received ones are counted (and
  *   consumed by the workers' ESP).
  * - Path MTU per SA, lowered by ICMP too-big errors about our ESP packets (raw ICMP sockets).
- * - Packet capture at rx, tx and drop (`capture`).
+ * - Packet capture at rx, tx and drop (`capture`); workers hand their drops over while it takes them.
  *
  * io busy-polls (setImmediate) while there is work and otherwise sleeps on its doorbell
  * (Atomics.waitAsync), which the workers ring when they fill a tx ring; sockets and TUN queues wake it
@@ -136,6 +98,11 @@ export class GatewayIo implements UdpReceiver {
   private readonly forwarding: InsideForwarding;
   private readonly reassembler: FragmentReassembler;
   private readonly reassembled: ReassemblyResult = { slot: 0, offset: 0, length: 0, reason: 0, dropped: 0 };
+  private readonly rx: RxBatches;
+  private readonly rawOut: RawTransmit;
+  private readonly udpSends: SendQueue;
+  private readonly doorbell: IoDoorbell;
+  private readonly controls: Int32Array[];
   private readonly keepaliveSeconds: number;
 
   // Scratch, allocated once.
@@ -144,38 +111,17 @@ export class GatewayIo implements UdpReceiver {
   private readonly offsets = new Uint32Array(BATCH);
   private readonly lengths = new Uint32Array(BATCH);
   private readonly addresses = new Uint8Array(32 * BATCH);
-  private readonly rawOffsets = new Uint32Array(BATCH);
-  private readonly rawLengths = new Uint32Array(BATCH);
-  private readonly rawAddresses = new Uint8Array(16 * BATCH);
-  private readonly rawSlots = new Uint32Array(BATCH);
-  private readonly fragmentBuffer = new Uint8Array(65536 + 64 * 64);
-  private readonly fragments = createFragments(64);
-  private readonly fragmentAddresses = new Uint8Array(16 * 64);
   private readonly peer6 = new Uint32Array(4);
   private readonly src6 = new Uint32Array(4);
   private readonly dst6 = new Uint32Array(4);
-  /** Per worker: descriptors waiting to go to its inbound / outbound rx ring. */
-  private readonly rxIn: Uint32Array[];
-  private readonly rxOut: Uint32Array[];
-  private readonly rxInCount: Uint32Array;
-  private readonly rxOutCount: Uint32Array;
-  /** Slots the UDP sockets still hold, in send order, freed as each send completes. */
-  private readonly inFlight: Uint32Array;
-  private inFlightHead = 0;
-  private inFlightCount = 0;
 
-  private readonly doorbell: Int32Array;
-  private readonly controls: Int32Array[];
   private tracingDrops = false;
   private scheduled = false;
-  private waiting = false;
   private emptyPasses = 0;
   private closed = false;
   private housekeeping: NodeJS.Timeout | null = null;
   private keepaliveTimer: NodeJS.Timeout | null = null;
-  private fragmentId = 1;
 
-  // Counters
   insideRxPackets = 0;
   insideRxBytes = 0;
   insideTxPackets = 0;
@@ -184,14 +130,16 @@ export class GatewayIo implements UdpReceiver {
   keepalivesReceived = 0;
   fragmentsReceived = 0;
   fragmentsReassembled = 0;
-  fragmentsSent = 0;
   icmpErrorsSent = 0;
+
   private readonly onSent = (error: Error | null) => this.sent(error);
-  private readonly wake = () => {
-    this.waiting = false;
-    Atomics.store(this.doorbell, 0, 0);
-    this.kick();
-  };
+  private readonly dropRefused = (slot: number, offset: number, length: number, outside: boolean) =>
+    this.dropSlot(slot, offset, length, DropReason.queueFull, outside);
+  private readonly rawRefused = (slot: number, offset: number, length: number, reason: number) =>
+    this.dropSlot(slot, offset, length, reason, true);
+  private readonly pending = () => this.txPending();
+  private readonly endpointUdp = (version: number) => this.udpFor(version);
+  private readonly endpointRaw = (version: number) => this.rawFor(version);
 
   private constructor(io: PoolIo, storage: DatapathStorage, options: GatewayIoOptions) {
     this.io = io;
@@ -202,15 +150,12 @@ export class GatewayIo implements UdpReceiver {
     this.capture = new PacketCapture(options.captureDirectory);
     this.forwarding = new InsideForwarding(this.paths, { decrementTtl: options.decrementTtl ?? false });
     this.reassembler = new FragmentReassembler(io.packets, options.reassembly);
-    this.keepaliveSeconds = options.natKeepaliveSeconds ?? 20;
-    this.doorbell = new Int32Array(storage.ioDoorbell);
+    this.rx = new RxBatches(io, BATCH, this.dropRefused);
+    this.rawOut = new RawTransmit(io.packets, this.paths, BATCH, this.rawRefused);
+    this.udpSends = new SendQueue(io.packets.slots);
+    this.doorbell = new IoDoorbell(storage.ioDoorbell, () => this.kick());
     this.controls = Array.from({ length: io.workers }, (_, w) => controlWords(storage.control, w));
-    const workers = io.workers;
-    this.rxIn = Array.from({ length: workers }, () => new Uint32Array(2 * BATCH));
-    this.rxOut = Array.from({ length: workers }, () => new Uint32Array(2 * BATCH));
-    this.rxInCount = new Uint32Array(workers);
-    this.rxOutCount = new Uint32Array(workers);
-    this.inFlight = new Uint32Array(io.packets.slots);
+    this.keepaliveSeconds = options.natKeepaliveSeconds ?? 20;
   }
 
   /**
@@ -223,12 +168,8 @@ export class GatewayIo implements UdpReceiver {
     try {
       for (const endpoint of options.outside) {
         if (endpoint.kind === 'udp') {
-          g.udp.push(
-            await UdpOutside.open(
-              { address: endpoint.address, ...(endpoint.port === undefined ? {} : { port: endpoint.port }) },
-              g,
-            ),
-          );
+          const port = endpoint.port === undefined ? {} : { port: endpoint.port };
+          g.udp.push(await UdpOutside.open({ address: endpoint.address, ...port }, g));
         } else {
           const raw = new RawEspOutside(endpoint.address);
           g.raw.push(raw);
@@ -265,11 +206,6 @@ export class GatewayIo implements UdpReceiver {
     this.paths.rebuild(sas, routes);
   }
 
-  /** Whether io listens for ICMP too-big errors (and sends ICMP errors as the host does). */
-  get icmpListening(): boolean {
-    return this.icmpSockets !== null;
-  }
-
   // The loop
 
   /** Makes sure a pass runs soon. */
@@ -282,17 +218,12 @@ export class GatewayIo implements UdpReceiver {
   private readonly run = () => {
     this.scheduled = false;
     if (this.closed) return;
-    const work = this.pass();
-    if (work > 0) {
+    if (this.pass() > 0) {
       this.emptyPasses = 0;
       this.kick();
-      return;
-    }
-    if (++this.emptyPasses < SPIN_PASSES) {
+    } else if (++this.emptyPasses < SPIN_PASSES || !this.doorbell.sleep(this.pending, SLEEP_MS)) {
       this.kick();
-      return;
     }
-    this.sleep();
   };
 
   /** One pass: what workers sent, relays and slot balancing, then what io received goes to the workers. */
@@ -300,7 +231,7 @@ export class GatewayIo implements UdpReceiver {
     let work = this.drainOutside();
     work += this.drainInside();
     work += this.io.pump();
-    work += this.flushRx();
+    work += this.rx.flush();
     if (this.capture.active !== null) this.capture.settle();
     this.traceDrops();
     return work;
@@ -315,76 +246,13 @@ export class GatewayIo implements UdpReceiver {
     for (const words of this.controls) Atomics.store(words, ControlWord.dropTrace, want ? 1 : 0);
   }
 
-  private sleep(): void {
-    const cells = this.doorbell;
-    Atomics.store(cells, 0, 1);
-    if (this.txPending()) {
-      Atomics.store(cells, 0, 0);
-      this.kick();
-      return;
-    }
-    if (this.waiting) return;
-    const result = Atomics.waitAsync(cells, 0, 1, SLEEP_MS);
-    if (!result.async) {
-      Atomics.store(cells, 0, 0);
-      this.kick();
-      return;
-    }
-    this.waiting = true;
-    result.value.then(this.wake, this.wake);
-  }
-
   private txPending(): boolean {
     for (let w = 0; w < this.io.workers; w++) {
       const r = this.io.ringsOf(w);
-      if (
-        r.txOutside.availableRead() > 0 ||
-        r.txInside.availableRead() > 0 ||
-        r.handoff.availableRead() > 0
-      ) {
+      if (r.txOutside.availableRead() + r.txInside.availableRead() + r.handoff.availableRead() > 0)
         return true;
-      }
     }
     return false;
-  }
-
-  // Receive: to the workers
-
-  private queueRx(worker: number, inbound: boolean, slot: number, offset: number, length: number): void {
-    const ring = inbound ? this.rxIn[worker]! : this.rxOut[worker]!;
-    const counts = inbound ? this.rxInCount : this.rxOutCount;
-    const at = counts[worker]! << 1;
-    ring[at] = (slot | ((inbound ? DescriptorFlag.inbound : 0) << 24)) >>> 0;
-    ring[at + 1] = ((offset << 16) | length) >>> 0;
-    if (++counts[worker]! === BATCH) this.flushWorker(worker, inbound);
-  }
-
-  private flushRx(): number {
-    let moved = 0;
-    for (let w = 0; w < this.io.workers; w++) {
-      if (this.rxInCount[w]! > 0) moved += this.flushWorker(w, true);
-      if (this.rxOutCount[w]! > 0) moved += this.flushWorker(w, false);
-    }
-    return moved;
-  }
-
-  private flushWorker(worker: number, inbound: boolean): number {
-    const ring = inbound ? this.rxIn[worker]! : this.rxOut[worker]!;
-    const counts = inbound ? this.rxInCount : this.rxOutCount;
-    const n = counts[worker]!;
-    counts[worker] = 0;
-    const sent = inbound ? this.io.sendInbound(worker, ring, n) : this.io.sendOutbound(worker, ring, n);
-    for (let i = sent; i < n; i++) {
-      const slot = ring[i << 1]! & SLOT_MASK;
-      this.dropSlot(
-        slot,
-        ring[(i << 1) + 1]! >>> 16,
-        ring[(i << 1) + 1]! & 0xffff,
-        DropReason.queueFull,
-        inbound,
-      );
-    }
-    return n;
   }
 
   /** Counts a drop io made, captures it, and frees the slot. */
@@ -392,16 +260,9 @@ export class GatewayIo implements UdpReceiver {
     this.io.drops[reason]!++;
     const capture = this.capture.active;
     if (capture !== null) {
+      const side = outside ? CaptureSide.outside : CaptureSide.inside;
       const at = this.packets.slotOffset(slot) + offset;
-      capture.offer(
-        CapturePoint.drop,
-        outside ? CaptureSide.outside : CaptureSide.inside,
-        this.bytes,
-        at,
-        length,
-        reason,
-        Date.now(),
-      );
+      capture.offer(CapturePoint.drop, side, this.bytes, at, length, reason, Date.now());
     }
     this.packets.free(slot);
   }
@@ -411,20 +272,23 @@ export class GatewayIo implements UdpReceiver {
     return this.packets.slotSize - this.packets.headroom;
   }
 
+  // Receive: to the workers
+
   private receiveInside(queue: number): void {
     const inside = this.inside;
     if (inside === null || this.closed) return;
     const packets = this.packets;
     const bytes = this.bytes;
+    const headroom = packets.headroom;
     const capacity = this.capacity;
     const workers = this.io.workers;
     const byQueue = inside.queues >= workers;
     const now = Date.now();
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < READ_ROUNDS; round++) {
       const n = packets.allocBatch(this.slots, BATCH);
       if (n === 0) {
         this.io.drops[DropReason.noBufferSpace]!++;
-        return;
+        break;
       }
       for (let i = 0; i < n; i++) this.offsets[i] = packets.dataOffset(this.slots[i]!);
       const got = inside.read(queue, bytes, this.offsets, this.lengths, n, capacity);
@@ -436,25 +300,24 @@ export class GatewayIo implements UdpReceiver {
         const length = this.lengths[i]!;
         this.insideRxPackets++;
         this.insideRxBytes += length;
+        // A read that filled the slot may have been cut short.
         if (length >= capacity || length > 0xffff) {
-          this.dropSlot(slot, packets.headroom, Math.min(length, capacity), DropReason.noBufferSpace, false);
+          this.dropSlot(slot, headroom, Math.min(length, capacity), DropReason.noBufferSpace, false);
           continue;
         }
-        if (capture !== null) {
-          capture.offer(CapturePoint.rx, CaptureSide.inside, bytes, at, length, -1, now);
-        }
+        capture?.offer(CapturePoint.rx, CaptureSide.inside, bytes, at, length, -1, now);
         const verdict = this.forwarding.check(bytes, at, length, now);
         if (verdict !== WIRE_OK) {
           if (this.forwarding.icmpLength > 0) this.sendIcmpError();
-          this.dropSlot(slot, packets.headroom, length, verdict, false);
+          this.dropSlot(slot, headroom, length, verdict, false);
           continue;
         }
         const worker = byQueue ? queue % workers : this.io.steering.outbound(bytes, at, length);
-        this.queueRx(worker, false, slot, packets.headroom, length);
+        this.rx.add(worker, false, slot, headroom, length);
       }
       if (got < n) break;
     }
-    this.flushRx();
+    this.rx.flush();
     this.kick();
   }
 
@@ -507,11 +370,11 @@ export class GatewayIo implements UdpReceiver {
     // IPv6 packets come without their header: leave room for it in front.
     const room = raw.family === 6 ? 40 : 0;
     const capacity = this.capacity - room;
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < READ_ROUNDS; round++) {
       const n = packets.allocBatch(this.slots, BATCH);
       if (n === 0) {
         this.io.drops[DropReason.noBufferSpace]!++;
-        return;
+        break;
       }
       for (let i = 0; i < n; i++) this.offsets[i] = packets.dataOffset(this.slots[i]!) + room;
       const got = raw.receive(bytes, this.offsets, this.lengths, n, capacity, this.addresses);
@@ -527,10 +390,9 @@ export class GatewayIo implements UdpReceiver {
           continue;
         }
         if (room > 0) {
-          const a = i * 32;
           for (let k = 0; k < 4; k++) {
-            this.src6[k] = readU32(this.addresses, a + 4 * k);
-            this.dst6[k] = readU32(this.addresses, a + 16 + 4 * k);
+            this.src6[k] = readU32(this.addresses, i * 32 + 4 * k);
+            this.dst6[k] = readU32(this.addresses, i * 32 + 16 + 4 * k);
           }
           at -= writeEspOuterHeader6(bytes, at, length, this.src6, this.dst6);
           length += 40;
@@ -539,21 +401,21 @@ export class GatewayIo implements UdpReceiver {
       }
       if (got < n) break;
     }
-    this.flushRx();
+    this.rx.flush();
     this.kick();
   }
 
-  /** An outer packet is in `slot` at `offset`: reassemble it if it is a fragment, capture it, steer it. */
+  /** An outer packet is in `slot` at `offset`: capture it, reassemble it if it is a fragment, steer it. */
   private deliverOutside(slot: number, offset: number, length: number, now: number): void {
     const bytes = this.bytes;
     let at = this.packets.slotOffset(slot) + offset;
-    const capture = this.capture.active;
-    if (capture !== null) capture.offer(CapturePoint.rx, CaptureSide.outside, bytes, at, length, -1, now);
+    this.capture.active?.offer(CapturePoint.rx, CaptureSide.outside, bytes, at, length, -1, now);
     if (this.reassembler.isFragment(bytes, at, length)) {
       this.fragmentsReceived++;
       const r = this.reassembled;
       const outcome = this.reassembler.offer(bytes, at, length, now, r);
       if (outcome === Reassembly.dropped) {
+        // The fragments the datagram held are gone already; this one is dropped here.
         this.io.drops[r.reason]! += r.dropped - 1;
         this.dropSlot(slot, offset, length, r.reason, true);
         return;
@@ -566,13 +428,12 @@ export class GatewayIo implements UdpReceiver {
       length = r.length;
       at = this.packets.slotOffset(slot) + offset;
     }
-    const worker = this.io.steering.inbound(bytes, at, length);
-    this.queueRx(worker, true, slot, offset, length);
+    this.rx.add(this.io.steering.inbound(bytes, at, length), true, slot, offset, length);
   }
 
   // Transmit: from the workers
 
-  /** What workers sent to the outside: by UDP or raw socket. Returns packets taken. */
+  /** What workers sent to the outside: by UDP or raw socket; their traced drops to the capture. */
   private drainOutside(): number {
     const io = this.io;
     const packets = this.packets;
@@ -587,18 +448,18 @@ export class GatewayIo implements UdpReceiver {
       total += n;
       if (now === 0) now = Date.now();
       const capture = this.capture.active;
-      let raw = 0;
+      let raw = false;
       for (let i = 0; i < n; i++) {
         const word0 = descs[i << 1]!;
+        const flags = word0 >>> 24;
         const slot = word0 & SLOT_MASK;
         const word1 = descs[(i << 1) + 1]!;
         const offset = word1 >>> 16;
         const length = word1 & 0xffff;
         const at = slot * slotSize + offset;
-        if (((word0 >>> 24) & DROP_TRACED) !== 0) {
+        if ((flags & DROP_TRACED) !== 0) {
           // A worker's drop, counted there: only to be captured.
-          const side =
-            ((word0 >>> 24) & DescriptorFlag.inbound) !== 0 ? CaptureSide.outside : CaptureSide.inside;
+          const side = (flags & DescriptorFlag.inbound) !== 0 ? CaptureSide.outside : CaptureSide.inside;
           capture?.offer(
             CapturePoint.drop,
             side,
@@ -611,20 +472,21 @@ export class GatewayIo implements UdpReceiver {
           packets.free(slot);
           continue;
         }
-        if (capture !== null) capture.offer(CapturePoint.tx, CaptureSide.outside, bytes, at, length, -1, now);
+        capture?.offer(CapturePoint.tx, CaptureSide.outside, bytes, at, length, -1, now);
         const version = bytes[at]! >>> 4;
         const l4 = version === 4 ? at + ((bytes[at]! & 0x0f) << 2) : at + 40;
         const protocol = version === 4 ? bytes[at + 9]! : version === 6 ? bytes[at + 6]! : -1;
-        if (protocol === IpProtocol.udp) {
+        if (protocol === IpProtocol.udp && l4 + 8 <= at + length) {
           const endpoint = this.udpFor(version);
-          if (endpoint !== null && l4 + 8 <= at + length) {
+          if (endpoint !== null) {
             if (version === 6) for (let k = 0; k < 4; k++) this.peer6[k] = readU32(bytes, at + 24 + 4 * k);
-            this.inFlight[(this.inFlightHead + this.inFlightCount++) % this.inFlight.length] = slot;
+            this.udpSends.push(slot);
+            const port = readU16(bytes, l4 + 2);
             endpoint.send(
               bytes,
               l4 + 8,
               at + length - l4 - 8,
-              readU16(bytes, l4 + 2),
+              port,
               readU32(bytes, at + 16),
               this.peer6,
               this.onSent,
@@ -632,67 +494,20 @@ export class GatewayIo implements UdpReceiver {
             continue;
           }
         } else if (protocol === IpProtocol.esp && this.rawFor(version) !== null) {
-          this.rawSlots[raw] = slot;
-          this.rawOffsets[raw] = at;
-          this.rawLengths[raw] = length;
-          raw++;
+          this.rawOut.add(slot, at, length);
+          raw = true;
           continue;
         }
         this.dropSlot(slot, offset, length, DropReason.noOutsidePath, true);
       }
-      if (raw > 0) this.sendRaw(raw);
+      if (raw) this.rawOut.flush(this.endpointRaw);
     }
     return total;
   }
 
-  /** Sends the raw ESP packets gathered, fragmenting those above their SA's path MTU, and frees them. */
-  private sendRaw(count: number): void {
-    const bytes = this.bytes;
-    for (let i = 0; i < count; i++) {
-      const at = this.rawOffsets[i]!;
-      const length = this.rawLengths[i]!;
-      const version = (bytes[at]! >>> 4) as 4 | 6;
-      const raw = this.rawFor(version)!;
-      const l4 = version === 4 ? at + ((bytes[at]! & 0x0f) << 2) : at + 40;
-      const pmtu = this.paths.pmtuOfSpi(readU32(bytes, l4));
-      const address = this.rawAddresses;
-      address.fill(0, 0, 16);
-      if (version === 4) address.set(bytes.subarray(at + 16, at + 20), 0);
-      else address.set(bytes.subarray(at + 24, at + 40), 0);
-      if (length <= pmtu) {
-        this.offsets[0] = at;
-        this.lengths[0] = length;
-        raw.send(bytes, this.offsets, this.lengths, address, 1);
-      } else {
-        const f = this.fragments;
-        this.fragmentId = (this.fragmentId + 1) >>> 0 || 1;
-        const r = fragmentOuterPacket(bytes, at, length, pmtu, this.fragmentId, this.fragmentBuffer, f);
-        if (r !== WIRE_OK) {
-          const slot = this.rawSlots[i]!;
-          this.dropSlot(slot, at - this.packets.slotOffset(slot), length, r, true);
-          this.rawSlots[i] = 0xffffffff;
-          continue;
-        }
-        for (let k = 0; k < f.count; k++) this.fragmentAddresses.set(address.subarray(0, 16), 16 * k);
-        this.fragmentsSent += raw.send(
-          this.fragmentBuffer,
-          f.offsets,
-          f.lengths,
-          this.fragmentAddresses,
-          f.count,
-        );
-      }
-    }
-    for (let i = 0; i < count; i++) {
-      const slot = this.rawSlots[i]!;
-      if (slot !== 0xffffffff) this.packets.free(slot);
-    }
-  }
-
+  /** A UDP send completed: its slot goes back to the pool. */
   private sent(error: Error | null): void {
-    const slot = this.inFlight[this.inFlightHead]!;
-    this.inFlightHead = (this.inFlightHead + 1) % this.inFlight.length;
-    this.inFlightCount--;
+    const slot = this.udpSends.shift();
     if (error !== null) {
       this.io.drops[DropReason.noOutsidePath]!++;
       for (const u of this.udp) u.sendErrors++;
@@ -712,38 +527,23 @@ export class GatewayIo implements UdpReceiver {
       const n = io.receiveInside(w, descs, BATCH);
       if (n === 0) continue;
       total += n;
-      if (inside === null) {
-        for (let i = 0; i < n; i++) {
-          const word1 = descs[(i << 1) + 1]!;
-          this.dropSlot(
-            descs[i << 1]! & SLOT_MASK,
-            word1 >>> 16,
-            word1 & 0xffff,
-            DropReason.noOutsidePath,
-            false,
-          );
-        }
-        continue;
-      }
       const capture = this.capture.active;
       const now = capture === null ? 0 : Date.now();
       for (let i = 0; i < n; i++) {
         const word1 = descs[(i << 1) + 1]!;
         this.offsets[i] = (descs[i << 1]! & SLOT_MASK) * slotSize + (word1 >>> 16);
         this.lengths[i] = word1 & 0xffff;
-        if (capture !== null) {
-          capture.offer(
-            CapturePoint.tx,
-            CaptureSide.inside,
-            this.bytes,
-            this.offsets[i]!,
-            this.lengths[i]!,
-            -1,
-            now,
-          );
-        }
+        capture?.offer(
+          CapturePoint.tx,
+          CaptureSide.inside,
+          this.bytes,
+          this.offsets[i]!,
+          this.lengths[i]!,
+          -1,
+          now,
+        );
       }
-      const taken = inside.write(w, this.bytes, this.offsets, this.lengths, n);
+      const taken = inside === null ? 0 : inside.write(w, this.bytes, this.offsets, this.lengths, n);
       for (let i = 0; i < n; i++) {
         const slot = descs[i << 1]! & SLOT_MASK;
         const length = this.lengths[i]!;
@@ -751,16 +551,17 @@ export class GatewayIo implements UdpReceiver {
           this.insideTxPackets++;
           this.insideTxBytes += length;
           packets.free(slot);
-        } else {
-          const word1 = descs[(i << 1) + 1]!;
-          this.dropSlot(
-            slot,
-            word1 >>> 16,
-            word1 & 0xffff,
-            i < taken ? DropReason.badInnerHeader : DropReason.queueFull,
-            false,
-          );
+          continue;
         }
+        // Past what the port took: it was full (or there is none); taken with length 0: refused.
+        const reason =
+          inside === null
+            ? DropReason.noOutsidePath
+            : i < taken
+              ? DropReason.badInnerHeader
+              : DropReason.queueFull;
+        const word1 = descs[(i << 1) + 1]!;
+        this.dropSlot(slot, word1 >>> 16, word1 & 0xffff, reason, false);
       }
     }
     return total;
@@ -776,7 +577,7 @@ export class GatewayIo implements UdpReceiver {
     return null;
   }
 
-  // Timers
+  // Timers and control
 
   private keepHouse(): void {
     const now = Date.now();
@@ -790,48 +591,26 @@ export class GatewayIo implements UdpReceiver {
     this.kick();
   }
 
+  /** An ICMP too-big error about a packet from one of our endpoints lowers its SA's path MTU. */
   private learnPathMtu(report: PathMtuReport): void {
-    for (const u of [...this.udp, ...this.raw]) {
-      if (u.family !== report.version) continue;
-      const w = u.local.words;
-      if (
-        w[0] !== report.local[0] ||
-        w[1] !== report.local[1] ||
-        w[2] !== report.local[2] ||
-        w[3] !== report.local[3]
-      ) {
-        continue;
-      }
-      this.paths.learn(report.version, report.remote, report.port, report.spi, report.mtu, Date.now());
-      return;
-    }
+    const ours = (local: Uint32Array) =>
+      local[0] === report.local[0] &&
+      local[1] === report.local[1] &&
+      local[2] === report.local[2] &&
+      local[3] === report.local[3];
+    const endpoints = [...this.udp, ...this.raw];
+    if (!endpoints.some((e) => e.family === report.version && ours(e.local.words))) return;
+    this.paths.learn(report.version, report.remote, report.port, report.spi, report.mtu, Date.now());
   }
 
-  /** One 0xFF byte to each peer of a UDP-encapsulated outbound SA (RFC 3948 §2.3). */
+  /** One 0xFF byte to each peer of a UDP-encapsulated outbound SA (RFC 3948 §2.3); returns how many. */
   sendKeepalives(): number {
-    const seen = new Set<string>();
-    let sent = 0;
-    for (const p of this.paths.list()) {
-      if (p.remotePort < 0) continue;
-      const endpoint = this.udpFor(p.version);
-      if (endpoint === null) continue;
-      const to = p.version === 4 ? formatV4(p.remote[3]!) : formatV6(p.remote);
-      const key = `${to}|${p.remotePort}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      endpoint.sendKeepalive(to, p.remotePort);
-      sent++;
-    }
+    const sent = sendNatKeepalives(this.paths, this.endpointUdp);
     this.keepalivesSent += sent;
     return sent;
   }
 
   stats(): GatewayIoStats {
-    const drops: Record<string, number> = {};
-    for (let r = 0; r < dropReasonCount; r++) {
-      const n = this.io.drops[r]!;
-      if (n > 0) drops[dropReasons[r]!.name] = n;
-    }
     return {
       inside: {
         name: this.inside?.name ?? null,
@@ -842,15 +621,15 @@ export class GatewayIo implements UdpReceiver {
         txBytes: this.insideTxBytes,
       },
       outside: [
-        ...this.udp.map((u) => endpointStats('udp', u.address, u.port, u)),
-        ...this.raw.map((r) => endpointStats('raw-esp', r.address, null, r)),
+        ...this.udp.map((u) => endpointStats('udp', u.port, u)),
+        ...this.raw.map((r) => endpointStats('raw-esp', null, r)),
       ],
       natKeepalives: { sent: this.keepalivesSent, received: this.keepalivesReceived },
       fragments: {
         received: this.fragmentsReceived,
         reassembled: this.fragmentsReassembled,
         inProgress: this.reassembler.active,
-        sent: this.fragmentsSent,
+        sent: this.rawOut.fragmentsSent,
       },
       icmp: {
         listening: this.icmpSockets !== null,
@@ -858,7 +637,7 @@ export class GatewayIo implements UdpReceiver {
         suppressed: this.forwarding.icmpSuppressed,
         tooBigReports: this.icmpSockets?.reports ?? 0,
       },
-      drops,
+      drops: dropsByName(this.io.drops),
       paths: this.paths.list().map((p) => ({
         sa: p.name,
         spi: p.spi,
@@ -881,36 +660,7 @@ export class GatewayIo implements UdpReceiver {
     await Promise.all(this.udp.map((u) => u.close()));
     await this.capture.close();
     this.reassembler.clear();
-    // Wake a pending doorbell wait so nothing is left waiting on a closed io.
-    Atomics.store(this.doorbell, 0, 0);
-    Atomics.notify(this.doorbell, 0);
+    for (const words of this.controls) Atomics.store(words, ControlWord.dropTrace, 0);
+    this.doorbell.release();
   }
-}
-
-function endpointStats(
-  kind: 'udp' | 'raw-esp',
-  address: string,
-  port: number | null,
-  e: UdpOutside | RawEspOutside,
-): EndpointStats {
-  return {
-    kind,
-    address,
-    port,
-    rxPackets: e.rxPackets,
-    rxBytes: e.rxBytes,
-    txPackets: e.txPackets,
-    txBytes: e.txBytes,
-    sendErrors: e.sendErrors,
-  };
-}
-
-function formatV4(word: number): string {
-  return `${word >>> 24}.${(word >>> 16) & 255}.${(word >>> 8) & 255}.${word & 255}`;
-}
-
-function formatV6(words: Uint32Array): string {
-  const groups: string[] = [];
-  for (const w of words) groups.push((w >>> 16).toString(16), (w & 0xffff).toString(16));
-  return groups.join(':');
 }
