@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
+import { inspect } from 'node:util';
 import type { SaConfig } from '@espresso/esp';
 import { reachedLimit, type StoredSaConfig, splitKeys } from '@espresso/sad';
 import { compileSpd } from '@espresso/spd';
@@ -104,6 +105,24 @@ describe('placement', () => {
     );
     assert.ok(s.memory.instances.has('plain'));
     assert.deepEqual(await s.nic.occupancy(), { sas: 0, policies: 0 });
+  });
+
+  test('the keys an SA is installed with show as redacted to util.inspect and JSON.stringify', async () => {
+    const s = await setup();
+    const { stored, keys } = splitKeys(saPairFor('out', 0x103).ours);
+    await s.manager.install({
+      kind: 'sa-install',
+      version: ++s.version,
+      name: 'logged',
+      generation: 1,
+      config: stored,
+      keys,
+      reqid: 1,
+      binding: null,
+      resourceKind: null,
+    });
+    assert.equal(inspect({ keys }), '{ keys: [key material redacted] }');
+    assert.equal(JSON.stringify({ keys }), '{"keys":"[key material redacted]"}');
   });
 
   test('an IP-TFS SA runs on the software path; asking a device for it falls back or fails with iptfs', async () => {

@@ -1,4 +1,5 @@
 import { dropReasonCount } from '@espresso/counters';
+import { redactKeys } from '@espresso/crypto';
 import {
   type Clock,
   type Datapath,
@@ -194,7 +195,7 @@ export class PlacementManager implements Datapath<StoredSaConfig, SpdSnapshot> {
       const entry: SaEntry = {
         name: message.name,
         config: message.config,
-        keys: message.keys,
+        keys: redactKeys(message.keys),
         reqid: message.reqid,
         binding: message.binding,
         resourceKind: message.resourceKind,
