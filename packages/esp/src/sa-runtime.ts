@@ -61,6 +61,9 @@ export interface SaRuntimeOptions {
 
 const noEnvironment: ModeEnvironment = {};
 
+/** Scratch for the outer IPv4 addresses' checksum sum: a NAT mapping change recomputes it on the datapath. */
+const outer4Addresses = new Uint8Array(8);
+
 const SA_ACTIVE = 0;
 const SA_DESTROYED = 1;
 
@@ -315,10 +318,9 @@ export class SaRuntime {
     this.outer4.dst = dst[3]!;
     this.outer6.src.set(src);
     this.outer6.dst.set(dst);
-    const addresses = new Uint8Array(8);
-    writeU32(addresses, 0, this.outer4.src);
-    writeU32(addresses, 4, this.outer4.dst);
-    this.outer4AddressSum = onesComplementSum(addresses, 0, 8);
+    writeU32(outer4Addresses, 0, this.outer4.src);
+    writeU32(outer4Addresses, 4, this.outer4.dst);
+    this.outer4AddressSum = onesComplementSum(outer4Addresses, 0, 8);
   }
 }
 
