@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { inspect } from 'node:util';
 import { FileHighWaterMarks, MemoryHighWaterMarks } from './high-water-marks.ts';
 
 const key = new Uint8Array(32).fill(0xab);
@@ -46,4 +47,15 @@ test('a corrupt file is refused', (t) => {
   const bad = join(dir, 'bad.json');
   writeFileSync(bad, text);
   assert.throws(() => new FileHighWaterMarks(bad), /not an Espresso high-water mark file/);
+});
+
+test('the store secret shows neither to util.inspect nor to JSON.stringify', () => {
+  const secret = new Uint8Array(32).fill(0x5c);
+  const marks = new MemoryHighWaterMarks(secret);
+  marks.raise(marks.identity(keying), 7n);
+  assert.doesNotMatch(inspect(marks, { depth: Infinity, showHidden: false }), /secret|92, 92|5c 5c/);
+  assert.doesNotMatch(
+    JSON.stringify(marks, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}` : v)),
+    /secret|"0":92/,
+  );
 });

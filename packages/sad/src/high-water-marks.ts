@@ -25,6 +25,8 @@ export class MemoryHighWaterMarks implements HighWaterMarks {
 
   constructor(secret: Uint8Array = randomBytes(32)) {
     this.secret = secret;
+    // Not enumerable: a logged or serialised store shows no secret.
+    Object.defineProperty(this, 'secret', { enumerable: false });
   }
 
   identity(input: KeyIdentityInput): string {
