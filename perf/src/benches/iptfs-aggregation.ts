@@ -4,6 +4,7 @@ import {
   createPacketVector,
   createSaRuntime,
   EspOutbound,
+  PacketFlag,
   type PacketVector,
   resolveSaConfig,
   type SaParameters,
@@ -161,6 +162,7 @@ function iptfs(size: number): IptfsFigures {
     while (n < batch && sender.queue.count > 0) {
       const start = n * slot;
       setPacket(v, n, start + HEADROOM, sender.emit(v.buffer, start + HEADROOM, 0), start, start + slot);
+      v.flags[n] = PacketFlag.modePayload;
       n++;
     }
     v.count = n;

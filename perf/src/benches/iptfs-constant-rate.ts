@@ -4,6 +4,7 @@ import { createSaCipher } from '@espresso/crypto';
 import {
   createPacketVector,
   EspOutbound,
+  PacketFlag,
   resolveSaConfig,
   type SaParameters,
   SaRuntime,
@@ -128,6 +129,7 @@ function run(rate: number): Result {
     if (!sender.due(now)) continue;
     const length = sender.emit(v.buffer, 128, now);
     setPacket(v, 0, 128, length, 0, slot);
+    v.flags[0] = PacketFlag.modePayload;
     v.count = 1;
     encoder.encapsulate(sa, v, 0, 1, now);
     if (v.verdict[0] !== VERDICT_FORWARD || v.length[0] !== outerBytes)
