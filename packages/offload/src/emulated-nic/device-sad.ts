@@ -20,7 +20,7 @@ import {
   SA_STATE_WORDS,
   SaWord,
 } from './layout.ts';
-import { EventType, formatMac, LimitCode } from './mailbox.ts';
+import { EventType, LimitCode, parseMac } from './mailbox.ts';
 
 /** A SAD domain of the device: one VF, VLAN and MAC; SAs of different domains never meet. */
 export interface DeviceDomain {
@@ -82,6 +82,8 @@ export class DeviceSad {
   #freeHead = 0;
   readonly #domains = new Map<string, DeviceDomain>();
   readonly #domainsById = new Map<number, DeviceDomain>();
+  /** The frame path's index: domains by the low 24 bits of their MAC (a small integer key), then the rest. */
+  readonly #byMacLow = new Map<number, { readonly domain: DeviceDomain; readonly macHigh: number }[]>();
   #nextDomainId = 1;
   #policyCount = 0;
   #size = 0;
@@ -117,10 +119,27 @@ export class DeviceSad {
     return this.#domainsById.get(id);
   }
 
-  /** Inbound steering: the domain a frame for this VLAN and destination MAC belongs to. */
-  domainFor(vlan: number, mac: string): DeviceDomain | undefined {
-    for (const domain of this.#domains.values())
-      if (domain.vlan === vlan && domain.mac === mac) return domain;
+  /**
+   * The domain a transmitted frame claims: VF `vf`, VLAN `vlan`, source MAC at `buf[macAt..macAt+6]`.
+   * Per frame, so it reads the MAC as numbers rather than building its text.
+   */
+  domainAt(vf: number, vlan: number, buf: Uint8Array, macAt: number): DeviceDomain | undefined {
+    const list = this.#byMacLow.get(macLow(buf, macAt));
+    if (list === undefined) return undefined;
+    const high = macHigh(buf, macAt);
+    for (const entry of list) {
+      const d = entry.domain;
+      if (entry.macHigh === high && d.vf === vf && d.vlan === vlan) return d;
+    }
+    return undefined;
+  }
+
+  /** Inbound steering: the domain a frame for this VLAN and destination MAC (at `macAt`) belongs to. */
+  domainFor(vlan: number, buf: Uint8Array, macAt: number): DeviceDomain | undefined {
+    const list = this.#byMacLow.get(macLow(buf, macAt));
+    if (list === undefined) return undefined;
+    const high = macHigh(buf, macAt);
+    for (const entry of list) if (entry.macHigh === high && entry.domain.vlan === vlan) return entry.domain;
     return undefined;
   }
 
@@ -144,6 +163,12 @@ export class DeviceSad {
     };
     this.#domains.set(key, domain);
     this.#domainsById.set(domain.id, domain);
+    const bytes = parseMac(mac) ?? new Uint8Array(6);
+    const low = macLow(bytes, 0);
+    const list = this.#byMacLow.get(low);
+    const entry = { domain, macHigh: macHigh(bytes, 0) };
+    if (list === undefined) this.#byMacLow.set(low, [entry]);
+    else list.push(entry);
     return { ok: true, value: domain };
   }
 
@@ -160,6 +185,13 @@ export class DeviceSad {
     domain.policies.clear();
     this.#domains.delete(domainKey(domain.vf, domain.vlan, domain.mac));
     this.#domainsById.delete(domain.id);
+    for (const [low, list] of this.#byMacLow) {
+      const at = list.findIndex((entry) => entry.domain === domain);
+      if (at < 0) continue;
+      list.splice(at, 1);
+      if (list.length === 0) this.#byMacLow.delete(low);
+      break;
+    }
     return handles.length;
   }
 
@@ -426,12 +458,16 @@ export class DeviceSad {
   }
 }
 
-export function domainKey(vf: number, vlan: number, mac: string): string {
-  return `vf${vf}/vlan${vlan}/${mac}`;
+function macLow(mac: Uint8Array, at: number): number {
+  return (mac[at + 3]! << 16) | (mac[at + 4]! << 8) | mac[at + 5]!;
 }
 
-export function macText(mac: Uint8Array): string {
-  return formatMac(mac);
+function macHigh(mac: Uint8Array, at: number): number {
+  return (mac[at]! << 16) | (mac[at + 1]! << 8) | mac[at + 2]!;
+}
+
+function domainKey(vf: number, vlan: number, mac: string): string {
+  return `vf${vf}/vlan${vlan}/${mac}`;
 }
 
 function nextOf(runtime: SaRuntime): bigint {

@@ -25,7 +25,6 @@ import type { FragmentPolicy } from '../capabilities.ts';
 import type { DeviceSad } from './device-sad.ts';
 import { createL2Header, MAX_L2_BYTES, parseL2, restoreL2, saveL2 } from './ethernet.ts';
 import { DeviceStat, Stage } from './layout.ts';
-import { formatMac } from './mailbox.ts';
 import { carriesEsp, isFragment, segmentUdp } from './segmentation.ts';
 
 const BATCH = 64;
@@ -114,11 +113,7 @@ export class DeviceTraffic {
       this.#drop(slot, DeviceStat.txDropped);
       return;
     }
-    const domain = this.#sad.domain(
-      portOf(flags),
-      l2.vlan,
-      formatMac(buf.subarray(l2.srcMac, l2.srcMac + 6)),
-    );
+    const domain = this.#sad.domainAt(portOf(flags), l2.vlan, buf, l2.srcMac);
     if (domain === undefined) {
       this.#drop(slot, DeviceStat.txSpoofDropped);
       return;
@@ -259,7 +254,7 @@ export class DeviceTraffic {
       this.#drop(slot, DeviceStat.rxDropped);
       return;
     }
-    const domain = this.#sad.domainFor(l2.vlan, formatMac(buf.subarray(l2.dstMac, l2.dstMac + 6)));
+    const domain = this.#sad.domainFor(l2.vlan, buf, l2.dstMac);
     if (domain === undefined) {
       this.#stats[DeviceStat.rxNoDomain]!++;
       this.#toHostAs(slot, frame, length, Stage.passed, 0);
