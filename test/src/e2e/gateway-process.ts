@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Topology } from './topology.ts';
+import { forgetProcess, type Topology, trackProcess } from './topology.ts';
 
 const mainTs = new URL('../../../control-plane/src/cli/main.ts', import.meta.url).pathname;
 const token = 'e2e-test-token-0123456789abcdef';
@@ -35,7 +35,9 @@ export class GatewayProcess {
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       this.stderr += d;
     });
+    trackProcess(child.pid);
     child.once('exit', (code, signal) => {
+      forgetProcess(child.pid);
       this.exitCode = code ?? (signal === null ? -1 : 128);
     });
   }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gatewayPair, type PairOptions } from './gateway-configs.ts';
 import { GatewayProcess } from './gateway-process.ts';
-import { type Node, Topology } from './topology.ts';
+import { forgetProcess, type Node, Topology, trackProcess } from './topology.ts';
 
 /** A process started in one of the topology's namespaces. */
 export interface Started {
@@ -42,6 +42,7 @@ export class E2e {
     const child = spawn('ip', ['netns', 'exec', this.topo.ns[node], command, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    trackProcess(child.pid);
     let out = '';
     let err = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
@@ -51,7 +52,10 @@ export class E2e {
       err += d;
     });
     const exited = new Promise<number>((resolve) => {
-      child.once('exit', (code, signal) => resolve(code ?? (signal === null ? -1 : 128)));
+      child.once('exit', (code, signal) => {
+        forgetProcess(child.pid);
+        resolve(code ?? (signal === null ? -1 : 128));
+      });
     });
     const started: Started = {
       child,

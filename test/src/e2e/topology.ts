@@ -1,5 +1,23 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 
+/**
+ * Two /30 subnets of 172.16.0.0/12 for management links, starting from `seed`, that no address of this
+ * (the test's) namespace is in: concurrent test processes each find their own.
+ */
+function freeManagementSubnets(seed: number): [string, string][] {
+  const used = execFileSync('ip', ['-4', '-o', 'addr', 'show'], { encoding: 'utf8' });
+  const found: [string, string][] = [];
+  for (let i = 0; found.length < 2 && i < 1 << 18; i++) {
+    const index = (seed + i) % (1 << 18);
+    const base = `172.${16 + (index >> 14)}.${(index >> 6) & 255}.`;
+    const last = (index & 63) << 2;
+    const here = `${base}${last + 1}`;
+    if (used.includes(` ${base}${last + 1}/`) || used.includes(` ${base}${last + 2}/`)) continue;
+    found.push([here, `${base}${last + 2}`]);
+  }
+  return found;
+}
+
 /** Whether this process can build the namespace topology: root, iproute2 and the tools the tests run. */
 export function e2eSkipReason(tools: readonly string[] = []): string | false {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, veth, TUN)';
@@ -14,6 +32,32 @@ export function e2eSkipReason(tools: readonly string[] = []): string | false {
 
 let counter = 0;
 
+/**
+ * Namespaces and links not removed yet, and processes not stopped yet: removed and killed when the
+ * process exits, so a test that timed out (its `finally` may not have run) leaves nothing behind.
+ */
+const leftovers = { namespaces: new Set<string>(), links: new Set<string>(), pids: new Set<number>() };
+process.on('exit', () => {
+  for (const pid of leftovers.pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  for (const name of leftovers.namespaces) spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+  for (const link of leftovers.links) spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' });
+});
+
+/** Remembers a process started in a namespace until `forgetProcess` (it is killed at exit otherwise). */
+export function trackProcess(pid: number | undefined): void {
+  if (pid !== undefined) leftovers.pids.add(pid);
+}
+
+export function forgetProcess(pid: number | undefined): void {
+  if (pid !== undefined) leftovers.pids.delete(pid);
+}
+
 export type Node = 'client' | 'gwA' | 'gwB' | 'server';
 
 /**
@@ -23,7 +67,7 @@ export type Node = 'client' | 'gwA' | 'gwB' | 'server';
  *     ==  b1 192.168.90.2/24 fd90::2/64 gwB b0 10.2.0.1/24  --  s0 10.2.0.2/24 server
  *
  * The client and the server route everything through their gateway; the gateways forward. Each gateway
- * also has a management link to this (the test's) namespace, 172.31.<n>.1 here and .2 there, where its
+ * also has a management link to this (the test's) namespace, a /30 of 172.16.0.0/12, where its
  * API listens. Names are unique per process and call; `remove()` deletes the namespaces, which takes
  * every interface in them (and the far ends of the management links) with them.
  */
@@ -37,18 +81,18 @@ export class Topology {
   #removed = false;
 
   constructor() {
-    const n = (process.pid % 1000) * 10 + (counter++ % 10);
-    this.id = `e${n}`;
+    const k = counter++;
+    this.id = `e${process.pid}x${k}`;
     this.ns = {
       client: `esp-${this.id}-client`,
       gwA: `esp-${this.id}-gwA`,
       gwB: `esp-${this.id}-gwB`,
       server: `esp-${this.id}-server`,
     };
-    const octet = (k: number) => (n * 2 + k) % 250;
+    const [a, b] = freeManagementSubnets(process.pid * 64 + k * 2);
     this.mgmt = {
-      gwA: { here: `172.31.${octet(0)}.1`, there: `172.31.${octet(0)}.2`, link: `m${this.id}a` },
-      gwB: { here: `172.31.${octet(1)}.1`, there: `172.31.${octet(1)}.2`, link: `m${this.id}b` },
+      gwA: { here: a![0], there: a![1], link: `m${process.pid}x${k}a` },
+      gwB: { here: b![0], there: b![1], link: `m${process.pid}x${k}b` },
     };
     try {
       this.build();
@@ -60,6 +104,7 @@ export class Topology {
 
   private build(): void {
     for (const name of Object.values(this.ns)) {
+      leftovers.namespaces.add(name);
       execFileSync('ip', ['netns', 'add', name]);
       this.ip(name, 'link', 'set', 'lo', 'up');
     }
@@ -83,6 +128,7 @@ export class Topology {
     }
     for (const side of ['gwA', 'gwB'] as const) {
       const m = this.mgmt[side];
+      leftovers.links.add(m.link);
       execFileSync('ip', [
         'link',
         'add',
@@ -137,7 +183,13 @@ export class Topology {
   remove(): void {
     if (this.#removed) return;
     this.#removed = true;
-    for (const name of Object.values(this.ns)) spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
-    for (const m of Object.values(this.mgmt)) spawnSync('ip', ['link', 'del', m.link], { stdio: 'ignore' });
+    for (const name of Object.values(this.ns)) {
+      spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+      leftovers.namespaces.delete(name);
+    }
+    for (const m of Object.values(this.mgmt)) {
+      spawnSync('ip', ['link', 'del', m.link], { stdio: 'ignore' });
+      leftovers.links.delete(m.link);
+    }
   }
 }
