@@ -60,8 +60,10 @@ export class Iperf {
   /** UDP at a fixed offered rate of `pps` packets of `payload` bytes (the IP packet is 28 bytes more). */
   udp(payload: number, pps: number, seconds: number): UdpResult {
     const bits = Math.round(pps * payload * 8);
+    // Socket buffers of 4 MiB at both ends (as far as net.core.rmem_max allows): with the default the
+    // receiving iperf3 itself drops whenever the machine is busy, whatever the forwarder does.
     const out = this.client(
-      ['-u', '-l', String(payload), '-b', String(bits), '-t', String(seconds)],
+      ['-u', '-w', '4M', '-l', String(payload), '-b', String(bits), '-t', String(seconds)],
       seconds,
     );
     const end = out.end as {
