@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import type { SaConfig } from '@espresso/esp';
-import { reachedLimit, type StoredSaConfig, splitKeys } from '@espresso/sad';
+import { reachedLimit, type SaKeys, type StoredSaConfig, splitKeys } from '@espresso/sad';
 import { compileSpd } from '@espresso/spd';
 import type { OffloadDriver } from './driver.ts';
 import { EmulatedNicDriver, type EmulatedNicOptions } from './drivers/emulated-nic.ts';
@@ -23,7 +23,8 @@ interface Setup {
   readonly nic: EmulatedNicDriver;
   readonly events: PlacementEvent[];
   version: number;
-  install(name: string, config: SaConfig): Promise<void>;
+  /** Installs the SA; returns the keys object handed to the manager. */
+  install(name: string, config: SaConfig): Promise<SaKeys>;
 }
 
 const open: PlacementManager[] = [];
@@ -65,6 +66,7 @@ async function setup(
         binding: null,
         resourceKind: null,
       });
+      return keys;
     },
   };
   return s;
@@ -109,18 +111,7 @@ describe('placement', () => {
 
   test('the keys an SA is installed with show as redacted to util.inspect and JSON.stringify', async () => {
     const s = await setup();
-    const { stored, keys } = splitKeys(saPairFor('out', 0x103).ours);
-    await s.manager.install({
-      kind: 'sa-install',
-      version: ++s.version,
-      name: 'logged',
-      generation: 1,
-      config: stored,
-      keys,
-      reqid: 1,
-      binding: null,
-      resourceKind: null,
-    });
+    const keys = await s.install('logged', saPairFor('out', 0x103).ours);
     assert.equal(inspect({ keys }), '{ keys: [key material redacted] }');
     assert.equal(JSON.stringify({ keys }), '{"keys":"[key material redacted]"}');
   });
