@@ -22,7 +22,8 @@ const usage = `Usage: npm run bench -- forwarders [options]   (as root)
 
 Espresso against wireguard-go and strongSwan's userspace ESP (charon + kernel-libipsec), each in turn
 in the same topology and by the same method, in one run: four network namespaces, client — gwA — gwB
-— server, joined by veth pairs; the forwarder under test runs on gwA and gwB. For each forwarder:
+— server, joined by veth pairs (the end-to-end tests' topology); the forwarder under test runs on gwA
+and gwB. For each forwarder:
 
   - iperf3 TCP throughput, one stream client -> server;
   - the UDP knee at each payload size: the highest fixed offered rate (iperf3 -u -b) delivered with at
@@ -148,7 +149,7 @@ interface ForwarderResult {
 const machine = machineInfo();
 const startedAt = new Date().toISOString();
 const workDir = mkdtempSync(join(tmpdir(), 'espresso-forwarders-'));
-const topology = FourNamespaces.create(`efw${runId}`);
+const topology = FourNamespaces.create();
 const cleanup = () => {
   topology.destroy();
   if (!values.keep) rmSync(workDir, { recursive: true, force: true });
