@@ -2,14 +2,15 @@ import { routes } from '@espresso/api';
 import type { Command } from '../command.ts';
 import { connectionOptions, connectionUsage, isJson, printJson, withClient } from '../support/connection.ts';
 import { bytes, count, dash, table } from '../support/format.ts';
+import { offloadStatsText } from '../support/placement-format.ts';
 
 export const statsCommand: Command = {
   name: 'stats',
-  summary: 'counters: global (with the xfrm_stat view), per worker, per SA, per policy',
+  summary: 'counters: global (with the xfrm_stat view), per worker, per offload driver, per SA, per policy',
   usage: `espresso stats [--all]
 
 Prints the totals and the drops by reason beside the Linux /proc/net/xfrm_stat counters they fold
-into, then per-worker and per-SA counters. --all lists zero counters too.
+into, then per-worker, per-offload-driver and per-SA counters. --all lists zero counters too.
 
 ${connectionUsage}`,
   options: { ...connectionOptions, all: { type: 'boolean' } },
@@ -61,6 +62,7 @@ ${connectionUsage}`,
         ]),
       )}\n`,
     );
+    if (stats.offload !== null) io.out(`${offloadStatsText(stats.offload)}\n`);
     if (stats.sas.length > 0) {
       io.out(
         `${table(

@@ -1,4 +1,5 @@
-import type { EspressoEvent, PlacementView } from '@espresso/api';
+import type { EspressoEvent, OffloadStats, PlacementView } from '@espresso/api';
+import { count, table } from './format.ts';
 
 type Fallback = PlacementView['fallback'];
 
@@ -74,4 +75,37 @@ export function placementEventText(event: EspressoEvent): string | null {
   parts.push(`asked ${d.requested}`);
   if (d.fallback != null && event.type !== 'sa-lost') parts.push(fellBack(d.fallback));
   return parts.join(', ');
+}
+
+/** `espresso stats`: per offload driver its counters, then the placement totals on one line. */
+export function offloadStatsText(offload: OffloadStats): string {
+  const p = offload.placement;
+  const drivers = table(
+    [
+      'OFFLOAD DEVICE',
+      'DRIVER',
+      'SAS',
+      'POLICIES',
+      'SA ADDS',
+      'SA REMOVES',
+      'REFUSED',
+      'FRAGMENTS',
+      'STATUS',
+    ],
+    offload.drivers.map((d) => [
+      d.device,
+      d.driver,
+      count(d.stats.sas),
+      count(d.stats.policies),
+      count(d.stats.saAdds),
+      count(d.stats.saRemoves),
+      refusedText(d.stats.refused),
+      `${d.stats.fragments.policy}:${d.stats.fragments.handled}`,
+      d.available ? 'up' : 'unavailable',
+    ]),
+  );
+  return (
+    `${drivers}placed software ${p.placed.software}, packet ${p.placed.packet}, crypto ${p.placed.crypto}; ` +
+    `fallbacks ${refusedText(p.fallbacks)}; failures ${refusedText(p.failures)}; moves ${p.moves}; lost ${p.lost}\n`
+  );
 }

@@ -120,3 +120,18 @@ test('offload move and monitor: placement events are printed as lines', async ()
   assert.match(lines[2] ?? '', / sa-placed soft on in-process \(software\), asked none$/);
   assert.match(lines[3] ?? '', / sa-moved dev from emu0 on in-process \(software\), asked auto$/);
 });
+
+test('stats has a row per offload driver and the placement totals', async () => {
+  const { status, out } = await espresso('stats');
+  assert.equal(status, 0);
+  const drivers = out.slice(out.indexOf('OFFLOAD DEVICE'));
+  // dev moved off the device in the test before; the refused explicit SA counts on the device.
+  assert.deepEqual(
+    ['DRIVER', 'SAS', 'SA ADDS', 'SA REMOVES', 'REFUSED'].map((column) => cell(drivers, 'emu0', column)),
+    ['emulated-nic', '0', '1', '1', 'capacity:2'],
+  );
+  assert.match(
+    out,
+    /^placed software \d+, packet 1, crypto 0; fallbacks capacity:1; failures capacity:1; moves 1; lost 0$/m,
+  );
+});
