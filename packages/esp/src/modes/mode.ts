@@ -74,6 +74,7 @@ export interface EspMode {
  * @espresso/iptfs's InnerPacketSink.
  */
 export interface ModePacketSink {
+  /** Where the last claim's offset points: read after each claim (a sink may have several buffers). */
   readonly buffer: Uint8Array;
   /** Room for a packet of `length` octets: its offset in `buffer`, or -1 when there is none. */
   claim(length: number): number;
