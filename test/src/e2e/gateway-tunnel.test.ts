@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { gatewayPair } from './gateway-configs.ts';
 import { drops, sleep, tshark, withE2e } from './harness.ts';
 import { e2eSkipReason } from './topology.ts';
 
@@ -139,6 +140,29 @@ describe('two gateways, a tunnel between two subnets', { skip }, () => {
       assert.equal(tshark(wire, 'udp', ['frame.number']).length, 0);
     });
   });
+
+  test(
+    'a gateway started on its interfaces alone takes SAs and policies through the API, and routes follow',
+    budget,
+    async () => {
+      await withE2e(async (e) => {
+        const { a, b } = await e.gateways({}, 'interfaces');
+        assert.equal(e.ping(1).received, 0, 'nothing protects the traffic yet');
+        const before = (await a.api<{ tun: { routes: string[] } }>('GET', '/v1/interfaces')).body;
+        assert.deepEqual(before.tun.routes, []);
+        const { a: configA, b: configB } = gatewayPair({});
+        const { interfaces: _a, ...documentA } = configA as { interfaces: object };
+        const { interfaces: _b, ...documentB } = configB as { interfaces: object };
+        assert.equal((await a.api('PUT', '/v1/config', documentA)).status, 200);
+        assert.equal((await b.api('PUT', '/v1/config', documentB)).status, 200);
+        await sleep(600);
+        const after = (await a.api<{ tun: { routes: string[]; mtu: number } }>('GET', '/v1/interfaces')).body;
+        assert.deepEqual(after.tun.routes, ['10.2.0.0/24']);
+        assert.equal(after.tun.mtu, 1438, 'the MTU the SA leaves of 1500');
+        assert.equal(e.ping(3).received, 3);
+      });
+    },
+  );
 
   test('killing a worker thread of gateway A during the transfer does not end it', budget, async () => {
     await withE2e(async (e) => {

@@ -29,11 +29,16 @@ export class E2e {
   }
 
   /** Starts both gateways on the pair of configurations `options` describes. */
-  async gateways(options: PairOptions = {}): Promise<{ a: GatewayProcess; b: GatewayProcess }> {
+  async gateways(
+    options: PairOptions = {},
+    only: 'everything' | 'interfaces' = 'everything',
+  ): Promise<{ a: GatewayProcess; b: GatewayProcess }> {
     const configs = gatewayPair(options);
     const workers = options.workers ?? 2;
-    this.a = await GatewayProcess.start(this.topo, 'gwA', configs.a, { workers });
-    this.b = await GatewayProcess.start(this.topo, 'gwB', configs.b, { workers });
+    const keep = (c: object) =>
+      only === 'everything' ? c : { interfaces: (c as { interfaces: object }).interfaces };
+    this.a = await GatewayProcess.start(this.topo, 'gwA', keep(configs.a), { workers });
+    this.b = await GatewayProcess.start(this.topo, 'gwB', keep(configs.b), { workers });
     return { a: this.a, b: this.b };
   }
 
