@@ -1,6 +1,7 @@
 /*
- * The system calls the io adapters need and Node has no API for. Packets are parsed and built in
- * TypeScript; this file opens descriptors and moves bytes between them and caller-owned buffers.
+ * The system calls Node has no API for that the io adapters and the linux-xfrm offload driver need.
+ * Packets and netlink messages are parsed and built in TypeScript; this file opens descriptors and
+ * moves bytes between them and caller-owned buffers.
  *
  *   tunFeatures() -> IFF_* flags the kernel's TUN driver offers (TUNGETFEATURES), or -errno
  *   openTun(name, multiQueue) -> fd   one queue of TUN device `name` (IFF_TUN | IFF_NO_PI, and
@@ -21,6 +22,16 @@
  *                                     sendmmsg() to the addresses (16 bytes per packet, IPv4 first 4)
  *   watch(fd, callback) -> handle     calls callback(status) on the event loop whenever fd is readable
  *   unwatch(handle)
+ *   openNetlink(protocol, timeoutMs, netnsPath) -> fd
+ *                                     socket(AF_NETLINK, SOCK_RAW, protocol), blocking with a receive
+ *                                     timeout, extended acks on where the kernel has them; with a netns
+ *                                     path (/var/run/netns/NAME) the thread enters that namespace for
+ *                                     the socket() call only, as `ip -n` does, and the socket stays in it
+ *   netlinkSend(fd, bytes) -> bytes sent
+ *                                     sendto() the kernel (nl_pid 0)
+ *   netlinkReceive(fd, buffer) -> bytes received
+ *                                     recv() one message batch; -EAGAIN once the timeout passed
+ * Descriptors are closed with Node's fs.closeSync.
  * Failures come back as negative errno values (a batch call returns what it moved before the first
  * failure, or -errno when it moved nothing); only wrong argument types throw.
  */
@@ -28,15 +39,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
 #include <node_api.h>
 #include <uv.h>
 
@@ -45,6 +59,9 @@
 #endif
 #ifndef IPV6_HDRINCL
 #define IPV6_HDRINCL 36
+#endif
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
 #endif
 
 /* Socket buffers of raw sockets. */
@@ -443,6 +460,103 @@ static napi_value sys_unwatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* A netlink socket made inside the network namespace at `path`; the thread goes back to its own after. */
+static int netlink_socket_in(const char *path, int protocol) {
+  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0) return -errno;
+  int target = open(path, O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    int err = errno;
+    close(self);
+    return -err;
+  }
+  int fd;
+  if (setns(target, CLONE_NEWNET) < 0) {
+    fd = -errno;
+  } else {
+    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+    if (fd < 0) fd = -errno;
+    /* The event loop's thread must not go on in another namespace: every later socket would land there. */
+    if (setns(self, CLONE_NEWNET) < 0) abort();
+  }
+  close(target);
+  close(self);
+  return fd;
+}
+
+static napi_value sys_open_netlink(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t protocol, timeout_ms;
+  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], &protocol) || !get_int(env, argv[1], &timeout_ms))
+    return NULL;
+  char path[256];
+  size_t path_length = 0;
+  napi_valuetype type;
+  napi_typeof(env, argv[2], &type);
+  if (type == napi_string) {
+    if (napi_get_value_string_utf8(env, argv[2], path, sizeof path, &path_length) != napi_ok ||
+        path_length == 0 || path_length >= sizeof path - 1) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a netns path of 1 to 254 bytes");
+      return NULL;
+    }
+  } else if (type != napi_null) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a netns path or null");
+    return NULL;
+  }
+  if (timeout_ms <= 0) return number(env, -EINVAL);
+  int fd;
+  if (path_length > 0) {
+    fd = netlink_socket_in(path, protocol);
+  } else {
+    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+    if (fd < 0) fd = -errno;
+  }
+  if (fd < 0) return number(env, fd);
+  struct timeval timeout = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) < 0) {
+    int err = errno;
+    close(fd);
+    return number(env, -err);
+  }
+  /* Best effort: without extended acks (older kernels) the errno alone still says what failed. */
+  int on = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &on, sizeof on);
+  return number(env, fd);
+}
+
+static napi_value sys_netlink_send(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  uint8_t *bytes;
+  size_t length;
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], &fd) ||
+      !get_array(env, argv[1], napi_uint8_array, (void **)&bytes, &length))
+    return NULL;
+  struct sockaddr_nl kernel;
+  memset(&kernel, 0, sizeof kernel);
+  kernel.nl_family = AF_NETLINK;
+  ssize_t sent;
+  do {
+    sent = sendto(fd, bytes, length, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  } while (sent < 0 && errno == EINTR);
+  return number(env, sent < 0 ? -errno : (double)sent);
+}
+
+static napi_value sys_netlink_receive(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  uint8_t *buffer;
+  size_t length;
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], &fd) ||
+      !get_array(env, argv[1], napi_uint8_array, (void **)&buffer, &length))
+    return NULL;
+  ssize_t got;
+  do {
+    got = recv(fd, buffer, length, 0);
+  } while (got < 0 && errno == EINTR);
+  return number(env, got < 0 ? -errno : (double)got);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"tunFeatures", NULL, sys_tun_features, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -454,6 +568,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sendBatch", NULL, sys_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"watch", NULL, sys_watch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unwatch", NULL, sys_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openNetlink", NULL, sys_open_netlink, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netlinkSend", NULL, sys_netlink_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netlinkReceive", NULL, sys_netlink_receive, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

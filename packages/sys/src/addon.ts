@@ -41,6 +41,9 @@ export interface SysAddon {
   ): number;
   watch(fd: number, callback: (status: number) => void): object | number;
   unwatch(handle: object): void;
+  openNetlink(protocol: number, timeoutMs: number, netnsPath: string | null): number;
+  netlinkSend(fd: number, bytes: Uint8Array): number;
+  netlinkReceive(fd: number, buffer: Uint8Array): number;
 }
 
 /** Where `npm ci` (node-gyp, through the package's install script) puts the helper. */

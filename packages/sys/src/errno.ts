@@ -12,6 +12,7 @@ export function errnoName(errno: number): string {
 export const Errno = {
   EPERM: constants.errno.EPERM,
   ENOENT: constants.errno.ENOENT,
+  EBADF: constants.errno.EBADF,
   EAGAIN: constants.errno.EAGAIN,
   EACCES: constants.errno.EACCES,
   EBUSY: constants.errno.EBUSY,
