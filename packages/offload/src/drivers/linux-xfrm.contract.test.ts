@@ -1,7 +1,7 @@
+import { loadSysAddon } from '@espresso/sys';
 import { driverContract } from '../testing/contract-suite.ts';
 import { gcmSaConfig, saRequest } from '../testing/fixtures.ts';
 import { createNetns, netnsUnavailable } from '../testing/iproute2-capture.ts';
-import { loadNetlinkAddon } from '../xfrm/netlink-socket.ts';
 import { LinuxXfrmDriver } from './linux-xfrm.ts';
 
 /**
@@ -9,7 +9,7 @@ import { LinuxXfrmDriver } from './linux-xfrm.ts';
  * namespace). States need the kernel's ESP and AES-GCM: when the kernel refuses a probe state, the SA
  * cases are skipped with its reason, and the policy cases still run.
  */
-const helper = loadNetlinkAddon();
+const helper = loadSysAddon();
 const cannot = typeof helper === 'string' ? helper : netnsUnavailable();
 
 if (cannot !== null) {

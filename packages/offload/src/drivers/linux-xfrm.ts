@@ -67,7 +67,7 @@ const algorithms: DriverCapabilities['algorithms'] = [
  * The `linux-xfrm` driver: Espresso as the control plane of the Linux kernel's IPsec. It programs XFRM
  * states and policies over netlink (NETLINK_XFRM), with marks, if_id and `offload packet|crypto dev
  * IFACE`, so a host with a capable NIC gets hardware offload. Messages are built and parsed in
- * TypeScript (../xfrm/); a tiny native helper only opens the socket and moves bytes.
+ * TypeScript (../xfrm/); @espresso/sys only opens the socket and moves bytes.
  *
  * Without `offloadDevice`, states and policies go to the kernel's own ESP ('software' placement from the
  * kernel's point of view): useful where the kernel should carry the traffic and for the tests. The

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { parsePolicyConfig } from '@espresso/spd';
+import { loadSysAddon } from '@espresso/sys';
 import { codeForErrno, LinuxXfrmDriver } from '../drivers/linux-xfrm.ts';
 import { gcmSaConfig, offered, protectPolicy, saRequest } from '../testing/fixtures.ts';
 import { createNetns, ipOutput, netnsUnavailable } from '../testing/iproute2-capture.ts';
 import { NETLINK_XFRM } from './netlink.ts';
-import { interfaceIndex, loadNetlinkAddon, NetlinkChannel, openNetlink } from './netlink-socket.ts';
+import { interfaceIndex, NetlinkChannel, openNetlink } from './netlink-socket.ts';
 import { policySpecFor } from './xfrm-mapping.ts';
 import { encodeNewPolicy } from './xfrm-policy.ts';
 
@@ -14,7 +15,7 @@ import { encodeNewPolicy } from './xfrm-policy.ts';
  * The driver against this machine's kernel, in a fresh network namespace; iproute2 reads back what the
  * kernel holds. Cases the kernel cannot run (no ESP, no offload-capable device) print its reason.
  */
-const helper = loadNetlinkAddon();
+const helper = loadSysAddon();
 const cannot = typeof helper === 'string' ? helper : netnsUnavailable();
 
 describe("linux-xfrm against this kernel's XFRM", { skip: cannot ?? false }, () => {

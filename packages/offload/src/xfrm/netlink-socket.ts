@@ -1,35 +1,5 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { openNetlinkSocket, SysError } from '@espresso/sys';
 import { type NetlinkMessage, NetlinkWriter, NlFlag, NlMsg, parseError, parseMessages } from './netlink.ts';
-
-/** What the native helper exports (native/netlink.c); errors come back as negative errno values. */
-interface NetlinkAddon {
-  open(protocol: number, timeoutMs: number, netns: string | null): number;
-  send(fd: number, bytes: Uint8Array): number;
-  receive(fd: number, buffer: Uint8Array): number;
-  close(fd: number): number;
-}
-
-/** Where `npm ci` (node-gyp, through the package's install script) puts the helper. */
-export const netlinkAddonPath: string = new URL('../../build/Release/espresso_netlink.node', import.meta.url)
-  .pathname;
-
-let loaded: NetlinkAddon | string | undefined;
-
-/** The helper, or why it cannot be loaded. */
-export function loadNetlinkAddon(): NetlinkAddon | string {
-  if (loaded !== undefined) return loaded;
-  if (!existsSync(netlinkAddonPath)) {
-    loaded = `the netlink helper is not built (no ${netlinkAddonPath}; npm ci builds it with node-gyp)`;
-    return loaded;
-  }
-  try {
-    loaded = createRequire(import.meta.url)(netlinkAddonPath) as NetlinkAddon;
-  } catch (error) {
-    loaded = `the netlink helper did not load: ${(error as Error).message.split('\n')[0]}`;
-  }
-  return loaded;
-}
 
 /** A datagram socket to the kernel: what the XFRM driver needs of netlink, and what tests replace. */
 export interface NetlinkTransport {
@@ -40,24 +10,23 @@ export interface NetlinkTransport {
   close(): void;
 }
 
+/**
+ * A netlink socket of `protocol` (through @espresso/sys), in network namespace `netns` when given; a
+ * sentence saying why when it cannot be opened (no helper, no namespace, no permission).
+ */
 export function openNetlink(
   protocol: number,
   options: { readonly netns?: string | null; readonly timeoutMs?: number } = {},
 ): NetlinkTransport | string {
-  const addon = loadNetlinkAddon();
-  if (typeof addon === 'string') return addon;
-  const netns = options.netns == null ? null : `/var/run/netns/${options.netns}`;
-  const fd = addon.open(protocol, options.timeoutMs ?? 2000, netns);
-  if (fd < 0) return `netlink socket: errno ${-fd}${netns === null ? '' : ` (netns ${options.netns})`}`;
-  let open = true;
-  return {
-    send: (bytes) => addon.send(fd, bytes),
-    receive: (buffer) => addon.receive(fd, buffer),
-    close: () => {
-      if (open) addon.close(fd);
-      open = false;
-    },
-  };
+  try {
+    return openNetlinkSocket(protocol, {
+      netns: options.netns ?? null,
+      timeoutMs: options.timeoutMs ?? 2000,
+    });
+  } catch (error) {
+    if (error instanceof SysError) return error.message;
+    throw error;
+  }
 }
 
 export interface NetlinkAnswer {
