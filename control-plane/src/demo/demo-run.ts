@@ -4,7 +4,7 @@ import { DemoGateway } from './demo-gateway.ts';
 import { DemoIoLoop } from './demo-io-loop.ts';
 import type { DemoOptions } from './demo-options.ts';
 import { type DemoSample, gatewaySample, ratesBetween } from './demo-stats.ts';
-import { DemoTraffic } from './demo-traffic.ts';
+import { DemoTraffic, type SizeMix } from './demo-traffic.ts';
 import { type DemoLayout, frame, plainLine, SHOW_CURSOR, screenLines, summaryLines } from './demo-view.ts';
 import { LoopbackOutside } from './loopback-outside.ts';
 
@@ -43,9 +43,9 @@ export async function runDemo(
       DemoGateway.start('B', options.workers),
     ]);
     gateways.push(a, b);
-    const outsideA = await LoopbackOutside.open(a.datapath.pool.io, OUTSIDE_ADDRESS, options.outsidePorts[0]);
+    const outsideA = await openOutside(a, options.outsidePorts[0]);
     outsides.push(outsideA);
-    const outsideB = await LoopbackOutside.open(b.datapath.pool.io, OUTSIDE_ADDRESS, options.outsidePorts[1]);
+    const outsideB = await openOutside(b, options.outsidePorts[1]);
     outsides.push(outsideB);
     const configs = demoConfigs({ workers: options.workers, portA: outsideA.port, portB: outsideB.port });
     await Promise.all([a.apply(configs.a), b.apply(configs.b)]);
@@ -61,7 +61,7 @@ export async function runDemo(
       outsideB: `${OUTSIDE_ADDRESS}:${outsideB.port}`,
       apiA,
       apiB,
-      offer: `${options.rate === 'max' ? 'as fast as it goes' : `${options.rate} packets/s`}, ${options.size.name} bytes`,
+      offer: `${options.rate === 'max' ? 'as fast as it goes' : `${options.rate} packets/s`}, ${sizesText(options.size)}`,
     };
     output.out(
       `espresso demo: gateway A API ${apiA}, gateway B API ${apiB}; ESP in UDP ${layout.outsideA} -> ${layout.outsideB}\n`,
@@ -134,6 +134,11 @@ export async function runDemo(
   }
 }
 
+/** `512 bytes`, or `imix (64/576/1500 bytes)`. */
+export function sizesText(mix: SizeMix): string {
+  return mix.sizes.length === 1 ? `${mix.sizes[0]} bytes` : `${mix.name} (${mix.sizes.join('/')} bytes)`;
+}
+
 /** Resolves with what ended the run: the signal's name, or 'duration'. */
 function stopped(stop: AbortSignal, duration: number | null): Promise<string> {
   return new Promise((resolve) => {
@@ -151,6 +156,20 @@ function stopped(stop: AbortSignal, duration: number | null): Promise<string> {
       }, duration * 1000);
     }
   });
+}
+
+async function openOutside(gateway: DemoGateway, port: number): Promise<LoopbackOutside> {
+  try {
+    return await LoopbackOutside.open(gateway.datapath.pool.io, OUTSIDE_ADDRESS, port);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      throw new Error(
+        `--outside-ports: gateway ${gateway.name} cannot bind ${OUTSIDE_ADDRESS}:${port} (${code}); 0 picks a free port`,
+      );
+    }
+    throw error;
+  }
 }
 
 async function listenOrExplain(

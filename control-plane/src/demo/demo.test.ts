@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
@@ -174,5 +175,20 @@ describe('espresso demo (the embedded default of npm start)', () => {
     assert.equal(s.reason, 'SIGTERM');
     assert.ok(s.forwarded > 0);
     assert.equal(s.corrupted, 0);
+  });
+
+  it('names an outside port that is taken and exits 1, leaving nothing running', async (t) => {
+    const taken = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => taken.bind(0, '127.0.0.1', () => resolve()));
+    t.after(() => taken.close());
+    const port = taken.address().port;
+    const run = demo(['--duration', '600', '--outside-ports', `${port},0`]);
+    t.after(stopOnFailure(run));
+    const ended = await Promise.race([run.exit, sleep(30_000).then(() => null)]);
+    assert.deepEqual(ended, { code: 1, signal: null }, run.stderr());
+    assert.match(
+      run.stderr(),
+      new RegExp(`--outside-ports: gateway A cannot bind 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`),
+    );
   });
 });
