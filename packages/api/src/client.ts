@@ -68,6 +68,31 @@ export class EspressoClient {
     return response.json as Success<R>;
   }
 
+  /** A route whose success answer is a file (not JSON): its bytes. Non-2xx answers throw ApiRequestError. */
+  async download<R extends RouteSpec>(route: R, input: RouteInput<R>): Promise<Uint8Array> {
+    const { params, query } = input as { params?: Record<string, unknown>; query?: object };
+    const headers: Record<string, string> = {};
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    const response = await this.#pool.request({
+      origin: this.#base.origin,
+      path: `${this.#base.pathname.replace(/\/$/, '')}${routePath(route.path, params, query)}`,
+      method: route.method,
+      headers,
+    });
+    const bytes = new Uint8Array(await response.body.arrayBuffer());
+    if (response.statusCode >= 200 && response.statusCode < 300) return bytes;
+    const type = String(response.headers['content-type'] ?? '');
+    let problem: Problem | undefined;
+    if (type.includes('json')) {
+      try {
+        problem = JSON.parse(new TextDecoder().decode(bytes)) as Problem;
+      } catch {
+        problem = undefined;
+      }
+    }
+    throw new ApiRequestError(response.statusCode, problem, `HTTP ${response.statusCode}`);
+  }
+
   /** Any request; answers 2xx with its parsed JSON (or text), throws ApiRequestError otherwise. */
   async raw(
     method: RouteSpec['method'],

@@ -6,6 +6,7 @@ export * from './routes.ts';
 export * from './schemas/common.ts';
 export * from './schemas/config.ts';
 export * from './schemas/events.ts';
+export * from './schemas/gateway.ts';
 export * from './schemas/offload.ts';
 export * from './schemas/policy.ts';
 export * from './schemas/sa.ts';

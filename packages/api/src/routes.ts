@@ -3,6 +3,7 @@ import { Problem, problemContentType } from './problem.ts';
 import { defineRoute, type RouteResponse } from './route.ts';
 import { ConfigApplied, ConfigDocument, ConfigValidation } from './schemas/config.ts';
 import { EventsQuery } from './schemas/events.ts';
+import { CaptureCreate, CaptureList, CaptureParams, CaptureView, InterfacesView } from './schemas/gateway.ts';
 import { OffloadView, PlacementList, PlacementMove, PlacementView } from './schemas/offload.ts';
 import {
   AcquireList,
@@ -65,6 +66,7 @@ const conflict = problem('conflicts with the current state');
 const conflictOrOffload = problem(
   "conflicts with the current state, or an explicit offload request (packet, crypto) the device refused: `code` is the driver's (capacity, algorithm, ...)",
 );
+const notGateway = problem('not running as a gateway (serve has no interfaces configured)');
 const unprocessable = problem('well-formed, but refused: `errors` names each field');
 
 export const routes = {
@@ -497,6 +499,85 @@ export const routes = {
       404: notFound,
       409: problem("the target refused (the SA stays where it was): `code` is the driver's"),
     },
+  }),
+
+  getInterfaces: defineRoute({
+    operationId: 'getInterfaces',
+    method: 'GET',
+    path: '/v1/interfaces',
+    scope: 'read',
+    tag: 'gateway',
+    summary: "the gateway's interfaces: packets, NAT keepalives, fragments, ICMP, io drops, path MTU per SA",
+    responses: { 200: ok('interface statistics', InterfacesView), 404: notGateway },
+  }),
+  createCapture: defineRoute({
+    operationId: 'createCapture',
+    method: 'POST',
+    path: '/v1/captures',
+    scope: 'write',
+    tag: 'gateway',
+    summary: "start a packet capture (as VPP's pcap trace rx tx drop) into a pcapng file",
+    body: CaptureCreate,
+    responses: {
+      201: ok('the capture, running', CaptureView),
+      400: badRequest,
+      404: notGateway,
+      409: problem('a capture is running'),
+    },
+  }),
+  listCaptures: defineRoute({
+    operationId: 'listCaptures',
+    method: 'GET',
+    path: '/v1/captures',
+    scope: 'read',
+    tag: 'gateway',
+    summary: 'captures, running and finished',
+    responses: { 200: ok('the captures', CaptureList), 404: notGateway },
+  }),
+  getCapture: defineRoute({
+    operationId: 'getCapture',
+    method: 'GET',
+    path: '/v1/captures/:id',
+    scope: 'read',
+    tag: 'gateway',
+    summary: 'one capture: state, packets, file path',
+    params: CaptureParams,
+    responses: { 200: ok('the capture', CaptureView), 400: badRequest, 404: notFound },
+  }),
+  stopCapture: defineRoute({
+    operationId: 'stopCapture',
+    method: 'POST',
+    path: '/v1/captures/:id/stop',
+    scope: 'write',
+    tag: 'gateway',
+    summary: 'stop a capture; its file is complete when this answers',
+    params: CaptureParams,
+    responses: { 200: ok('the capture, stopped', CaptureView), 400: badRequest, 404: notFound },
+  }),
+  getCaptureFile: defineRoute({
+    operationId: 'getCaptureFile',
+    method: 'GET',
+    path: '/v1/captures/:id/file',
+    scope: 'read',
+    tag: 'gateway',
+    summary: "the capture's pcapng file",
+    params: CaptureParams,
+    responses: {
+      200: { description: 'pcapng', contentType: 'application/vnd.tcpdump.pcap' },
+      400: badRequest,
+      404: notFound,
+      409: problem('still running: stop it first'),
+    },
+  }),
+  deleteCapture: defineRoute({
+    operationId: 'deleteCapture',
+    method: 'DELETE',
+    path: '/v1/captures/:id',
+    scope: 'write',
+    tag: 'gateway',
+    summary: 'stop a capture if it runs and remove its file',
+    params: CaptureParams,
+    responses: { 204: { description: 'removed' }, 400: badRequest, 404: notFound },
   }),
 } as const;
 

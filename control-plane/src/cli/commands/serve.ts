@@ -3,7 +3,7 @@ import { FileHighWaterMarks } from '@espresso/sad';
 import { defaultWorkerCount, MAX_WORKERS } from '@espresso/workers';
 import { loadTokens } from '../../api/auth.ts';
 import { defaultListen, isLoopback, parseListenAddress } from '../../api/listen-address.ts';
-import { registerGatewayRoutes } from '../../api/routes/gateway.ts';
+import { testHooksEnabled } from '../../api/routes/test-hooks.ts';
 import { createApiServer } from '../../api/server.ts';
 import { type ConfigFileParts, readConfigFileParts } from '../../config/config-file.ts';
 import { ConfigFileError } from '../../config/config-issue.ts';
@@ -177,8 +177,9 @@ packet captures at /v1/captures, interface statistics at /v1/interfaces.
       version,
       logger: { level: logLevel },
       ...(tokens.size === 0 ? {} : { tokens }),
+      gateway,
+      testHooks: testHooksEnabled(),
     });
-    registerGatewayRoutes(app, gateway, process.env.ESPRESSO_TEST_HOOKS === '1');
     await app.listen({ host: listen.host, port: listen.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : listen.port;
