@@ -1,45 +1,12 @@
-// The package's install script: builds the native engine with node-gyp. Plain JavaScript, because npm may
-// run it on an older node than the project's own. It never fails the install: when the build does not
-// work it says so once and exits 0, and the engine reports itself unavailable at run time.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// The package's install script. The builder lives with the other native helper, @espresso/sys; it is a
+// plain source file there, so it works whether or not npm has installed or built that package yet.
 import { fileURLToPath } from 'node:url';
+import { buildAddon } from '../../sys/native/build-addon.mjs';
 
-const packageDir = fileURLToPath(new URL('..', import.meta.url));
-const logPath = join(packageDir, 'build', 'native-build.log');
-
-const args = ['rebuild', '--release'];
-// The addon needs only N-API and the OpenSSL headers that ship with Node's headers; a distribution's
-// Node headers serve when npm was not told where headers are (node-gyp would otherwise download them).
-if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/openssl/evp.h'))
-  args.push('--nodedir=/usr');
-
-// npm points npm_config_node_gyp at its bundled node-gyp; outside npm, one on PATH will do.
-const gyp = process.env.npm_config_node_gyp;
-const run = gyp
-  ? spawnSync(process.execPath, [gyp, ...args], { cwd: packageDir, encoding: 'utf8' })
-  : spawnSync('node-gyp', args, { cwd: packageDir, encoding: 'utf8' });
-
-const output = `${run.stdout ?? ''}${run.stderr ?? ''}${run.error ? `\n${run.error.message}` : ''}`;
-mkdirSync(join(packageDir, 'build'), { recursive: true });
-writeFileSync(logPath, output);
-
-if (run.status === 0) {
-  process.stdout.write(
-    '@espresso/crypto: built the native openssl engine (build/Release/espresso_crypto.node)\n',
-  );
-} else {
-  const lines = output.split('\n').map((l) => l.trim());
-  // The most telling line: a compiler error, gyp's own complaint, then node-gyp's summary.
-  const cause =
-    lines.find((l) => /\berror:/i.test(l) && !l.startsWith('gyp')) ??
-    lines.find((l) => l.startsWith('gyp: ')) ??
-    lines.find((l) => l.startsWith('gyp ERR! stack Error'))?.slice('gyp ERR! stack '.length) ??
-    (run.error ? run.error.message : `node-gyp exited with ${run.status ?? run.signal}`);
-  process.stderr.write(
-    `@espresso/crypto: the native openssl engine did not build (${cause}); Espresso will use the other ` +
-      `crypto engines. Log: ${logPath}\n`,
-  );
-}
-process.exitCode = 0;
+buildAddon({
+  packageDir: fileURLToPath(new URL('..', import.meta.url)),
+  what: 'the native openssl engine',
+  target: 'espresso_crypto',
+  headers: ['node_api.h', 'openssl/evp.h'],
+  without: 'Espresso will use the other crypto engines.',
+});
