@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { test } from 'node:test';
-import { keyFingerprint, keyIdentity } from './fingerprint.ts';
+import { KeyIdentityHasher, keyFingerprint, keyIdentity } from './fingerprint.ts';
 
 const key = Uint8Array.from({ length: 36 }, (_, i) => i);
 
@@ -42,4 +42,34 @@ test('key identity depends on secret, SPI, direction, domain and keys', () => {
   assert.notEqual(keyIdentity(secret, { ...base, direction: 'in' }), id);
   assert.notEqual(keyIdentity(secret, { ...base, domain: 1 }), id);
   assert.notEqual(keyIdentity(secret, { ...base, keys: [key.subarray(1)] }), id);
+});
+
+test('key identity is HMAC-SHA-256 over the label, SPI, domain, direction and length-prefixed keys', () => {
+  const framing = (direction: string, spi: number, domain: number, keys: Uint8Array[]) =>
+    Buffer.concat([
+      Buffer.from('espresso sa key identity v1\0'),
+      Buffer.from([spi >>> 24, (spi >>> 16) & 0xff, (spi >>> 8) & 0xff, spi & 0xff]),
+      Buffer.from([0, 0, 0, domain]),
+      Buffer.from([0, 0, 0, direction.length]),
+      Buffer.from(direction),
+      ...keys.flatMap((k) => [Buffer.from([0, 0, 0, k.length]), k]),
+    ]);
+  // Secrets shorter than, equal to and longer than SHA-256's 64-byte block (the last is hashed first).
+  for (const length of [32, 64, 100]) {
+    const secret = Uint8Array.from({ length }, (_, i) => (i * 7 + length) & 0xff);
+    const hasher = new KeyIdentityHasher(secret);
+    for (const [direction, spi, domain] of [
+      ['in', 0x1234, 0],
+      ['out', 0xfffffffe, 9],
+    ] as const) {
+      const keys = [key, key.subarray(3, 20)];
+      const expected = createHmac('sha256', secret)
+        .update(framing(direction, spi, domain, keys))
+        .digest('hex');
+      assert.equal(hasher.identity({ direction, spi, domain, keys }), expected);
+      // Twice: the hasher reuses its buffers, so a second digest must not see the first one's bytes.
+      assert.equal(hasher.identity({ direction, spi, domain, keys }), expected);
+      assert.equal(keyIdentity(secret, { direction, spi, domain, keys }), expected);
+    }
+  }
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { type KeyIdentityInput, keyIdentity } from './fingerprint.ts';
+import { KeyIdentityHasher, type KeyIdentityInput } from './fingerprint.ts';
 
 /**
  * Remembers, per SA keying (SPI, direction, domain, keys), the next sequence number that is safe to use,
@@ -20,17 +20,19 @@ export interface HighWaterMarks {
 
 export class MemoryHighWaterMarks implements HighWaterMarks {
   protected readonly secret: Uint8Array;
+  readonly #hasher: KeyIdentityHasher;
   protected readonly marks = new Map<string, bigint>();
   protected dirty = false;
 
   constructor(secret: Uint8Array = randomBytes(32)) {
     this.secret = secret;
+    this.#hasher = new KeyIdentityHasher(secret);
     // Not enumerable: a logged or serialised store shows no secret.
     Object.defineProperty(this, 'secret', { enumerable: false });
   }
 
   identity(input: KeyIdentityInput): string {
-    return keyIdentity(this.secret, input);
+    return this.#hasher.identity(input);
   }
 
   get(identity: string): bigint | undefined {
