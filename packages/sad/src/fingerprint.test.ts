@@ -52,7 +52,7 @@ test('key identity is HMAC-SHA-256 over the label, SPI, domain, direction and le
       Buffer.from([0, 0, 0, domain]),
       Buffer.from([0, 0, 0, direction.length]),
       Buffer.from(direction),
-      ...keys.flatMap((k) => [Buffer.from([0, 0, 0, k.length]), k]),
+      ...keys.flatMap((k) => [Buffer.from([0, 0, k.length >> 8, k.length & 0xff]), k]),
     ]);
   // Secrets shorter than, equal to and longer than SHA-256's 64-byte block (the last is hashed first).
   for (const length of [32, 64, 100]) {
@@ -62,14 +62,18 @@ test('key identity is HMAC-SHA-256 over the label, SPI, domain, direction and le
       ['in', 0x1234, 0],
       ['out', 0xfffffffe, 9],
     ] as const) {
-      const keys = [key, key.subarray(3, 20)];
-      const expected = createHmac('sha256', secret)
-        .update(framing(direction, spi, domain, keys))
-        .digest('hex');
-      assert.equal(hasher.identity({ direction, spi, domain, keys }), expected);
-      // Twice: the hasher reuses its buffers, so a second digest must not see the first one's bytes.
-      assert.equal(hasher.identity({ direction, spi, domain, keys }), expected);
-      assert.equal(keyIdentity(secret, { direction, spi, domain, keys }), expected);
+      // The second set is longer than the hasher's first buffer, which then grows.
+      for (const keys of [
+        [key, key.subarray(3, 20)],
+        [new Uint8Array(300).fill(5), key],
+      ]) {
+        const framed = framing(direction, spi, domain, keys);
+        const expected = createHmac('sha256', secret).update(framed).digest('hex');
+        assert.equal(hasher.identity({ direction, spi, domain, keys }), expected);
+        // Twice: the hasher reuses its buffers, so a second digest must not see the first one's bytes.
+        assert.equal(hasher.identity({ direction, spi, domain, keys }), expected);
+        assert.equal(keyIdentity(secret, { direction, spi, domain, keys }), expected);
+      }
     }
   }
 });

@@ -6,22 +6,12 @@ const identityLabel = 'espresso sa key identity v1';
 const fingerprintPrefix = Buffer.from(`${fingerprintLabel}\0`);
 const identityPrefix = Buffer.from(`${identityLabel}\0`);
 
-/**
- * Lays out an optional pad block, a label, a fixed header and length-prefixed parts in one buffer, so one
- * digest call covers it.
- */
-function framed(
-  pad: Buffer | null,
-  prefix: Buffer,
-  head: Buffer | null,
-  parts: readonly Uint8Array[],
-): Buffer {
-  let length = (pad?.length ?? 0) + prefix.length + (head?.length ?? 0);
+/** Lays out a label and length-prefixed parts in one buffer, so one digest call covers it. */
+function framed(prefix: Buffer, parts: readonly Uint8Array[]): Buffer {
+  let length = prefix.length;
   for (const part of parts) length += 4 + part.length;
   const out = Buffer.allocUnsafeSlow(length);
-  let at = pad === null ? 0 : pad.copy(out, 0);
-  at += prefix.copy(out, at);
-  if (head !== null) at += head.copy(out, at);
+  let at = prefix.copy(out, 0);
   for (const part of parts) {
     at = out.writeUInt32BE(part.length, at);
     out.set(part, at);
@@ -35,7 +25,7 @@ function framed(
  * keys, as 16 hex digits. The label keeps these digests apart from any other use of SHA-256 on the key.
  */
 export function keyFingerprint(keys: readonly Uint8Array[]): string {
-  const input = framed(null, fingerprintPrefix, null, keys);
+  const input = framed(fingerprintPrefix, keys);
   const digest = hash('sha256', input, 'hex').slice(0, 16);
   input.fill(0);
   return digest;
@@ -57,19 +47,20 @@ const blockBytes = 64;
  * precomputed pad blocks: the same digests as `createHmac`, without setting up a keyed context per call.
  */
 export class KeyIdentityHasher {
-  readonly #innerPad: Buffer;
-  readonly #outerBlock: Buffer;
+  /** The inner pad, then the framed input is written after it for each digest (and zeroed after). */
+  #inner: Buffer;
+  /** The outer pad, then room for the inner digest. */
+  readonly #outer: Buffer;
 
   constructor(secret: Uint8Array) {
     const key = Buffer.alloc(blockBytes);
     if (secret.length > blockBytes) hash('sha256', secret, 'buffer').copy(key);
     else key.set(secret);
-    this.#innerPad = Buffer.alloc(blockBytes);
-    // The outer block holds the outer pad, then room for the inner digest.
-    this.#outerBlock = Buffer.alloc(blockBytes + 32);
+    this.#inner = Buffer.alloc(blockBytes + 256);
+    this.#outer = Buffer.alloc(blockBytes + 32);
     for (let i = 0; i < blockBytes; i++) {
-      this.#innerPad[i] = (key[i] as number) ^ 0x36;
-      this.#outerBlock[i] = (key[i] as number) ^ 0x5c;
+      this.#inner[i] = (key[i] as number) ^ 0x36;
+      this.#outer[i] = (key[i] as number) ^ 0x5c;
     }
     key.fill(0);
   }
@@ -79,18 +70,31 @@ export class KeyIdentityHasher {
    * without holding anything from which the keys could be tested offline.
    */
   identity(input: KeyIdentityInput): string {
-    const direction = input.direction;
-    const head = Buffer.allocUnsafe(12 + Buffer.byteLength(direction));
-    head.writeUInt32BE(input.spi >>> 0, 0);
-    head.writeUInt32BE(input.domain >>> 0, 4);
-    head.writeUInt32BE(head.length - 12, 8);
-    head.write(direction, 12);
-    const data = framed(this.#innerPad, identityPrefix, head, input.keys);
-    const inner = hash('sha256', data, 'buffer');
-    data.fill(0);
-    const outer = this.#outerBlock;
-    inner.copy(outer, blockBytes);
-    inner.fill(0);
+    const directionBytes = Buffer.byteLength(input.direction);
+    let length = blockBytes + identityPrefix.length + 12 + directionBytes;
+    for (const part of input.keys) length += 4 + part.length;
+    if (length > this.#inner.length) {
+      const grown = Buffer.alloc(length);
+      this.#inner.copy(grown, 0, 0, blockBytes);
+      this.#inner.fill(0);
+      this.#inner = grown;
+    }
+    const data = this.#inner;
+    let at = blockBytes + identityPrefix.copy(data, blockBytes);
+    at = data.writeUInt32BE(input.spi >>> 0, at);
+    at = data.writeUInt32BE(input.domain >>> 0, at);
+    at = data.writeUInt32BE(directionBytes, at);
+    at += data.write(input.direction, at);
+    for (const part of input.keys) {
+      at = data.writeUInt32BE(part.length, at);
+      data.set(part, at);
+      at += part.length;
+    }
+    // Digests as latin1 strings: one byte per character, and cheaper to produce than a Buffer.
+    const inner = hash('sha256', data.subarray(0, at), 'latin1');
+    data.fill(0, blockBytes, at);
+    const outer = this.#outer;
+    outer.write(inner, blockBytes, 'latin1');
     const digest = hash('sha256', outer, 'hex');
     outer.fill(0, blockBytes);
     return digest;
