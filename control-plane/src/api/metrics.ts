@@ -185,7 +185,15 @@ export function createMetrics(cp: ControlPlane, version: string): Registry {
     labelNames: ['type'],
     registers: [registry],
   });
-  cp.events.subscribe((event) => events.inc({ type: event.type }));
+  const byType = new Map<string, { inc(): void }>();
+  cp.events.subscribe((event) => {
+    let child = byType.get(event.type);
+    if (child === undefined) {
+      child = events.labels({ type: event.type });
+      byType.set(event.type, child);
+    }
+    child.inc();
+  });
   return registry;
 }
 
@@ -197,12 +205,19 @@ export function registerMetricsRoute(app: FastifyInstance, registry: Registry): 
     labelNames: ['method', 'route', 'status'],
     registers: [registry],
   });
-  app.addHook('onResponse', async (request, reply) => {
-    requests.inc({
-      method: request.method,
-      route: request.routeOptions.url ?? 'unknown',
-      status: String(reply.statusCode),
-    });
+  // One child counter per (method, route, status), found by a string key: prom-client would otherwise
+  // hash the label object on every request.
+  const children = new Map<string, { inc(): void }>();
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unknown';
+    const key = `${request.method} ${reply.statusCode} ${route}`;
+    let child = children.get(key);
+    if (child === undefined) {
+      child = requests.labels({ method: request.method, route, status: String(reply.statusCode) });
+      children.set(key, child);
+    }
+    child.inc();
+    done();
   });
   app.route({
     method: route.method,

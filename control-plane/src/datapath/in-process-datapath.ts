@@ -91,8 +91,8 @@ export class InProcessDatapath implements Datapath<StoredSaConfig, SpdSnapshot> 
         : BigInt(config.initialReplay?.top ?? '0') + 1n;
     this.#sas.set(message.name, {
       config,
-      encryptionKey: Uint8Array.from(message.keys.encryptionKey),
-      integrityKey: Uint8Array.from(message.keys.integrityKey),
+      encryptionKey: new Uint8Array(message.keys.encryptionKey),
+      integrityKey: new Uint8Array(message.keys.integrityKey),
       generation: message.generation,
       worker: this.#ownerOf(message),
       packets: 0,
