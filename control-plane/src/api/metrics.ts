@@ -5,7 +5,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { ControlPlane } from '../state/control-plane.ts';
 import { seriesKey } from '../state/series.ts';
 import { registerOffloadMetrics } from './offload-metrics.ts';
-import { totalDrops, xfrmStat } from './views/stats-view.ts';
+import { datapathDrops, xfrmStat } from './views/stats-view.ts';
 
 type Labels = Record<string, string>;
 
@@ -88,13 +88,10 @@ export function createMetrics(cp: ControlPlane, version: string): Registry {
     'drops folded into the counters of Linux /proc/net/xfrm_stat',
     ['counter'],
     () =>
-      Object.entries(xfrmStat(totalDrops(cp.datapath.stats().workers))).map(([counter, n]) => [
-        { counter },
-        n,
-      ]),
+      Object.entries(xfrmStat(datapathDrops(cp.datapath.stats()))).map(([counter, n]) => [{ counter }, n]),
   );
-  readCounter(registry, 'espresso_drops_total', 'drops by reason, all workers', ['reason'], () => {
-    const drops = totalDrops(cp.datapath.stats().workers);
+  readCounter(registry, 'espresso_drops_total', 'drops by reason, all workers and io', ['reason'], () => {
+    const drops = datapathDrops(cp.datapath.stats());
     return dropReasons.map((r) => [{ reason: r.name }, drops[r.code] ?? 0]);
   });
   readCounter(

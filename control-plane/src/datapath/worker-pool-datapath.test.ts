@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { routes, type SaCreate } from '@espresso/api';
-import { DropReason } from '@espresso/counters';
+import { DropReason, dropReasons } from '@espresso/counters';
 import type { SaConfig } from '@espresso/esp';
 import { EspSource, flowPackets, gcmPair, PoolDriver, sourcePortOf } from '@espresso/workers/testing';
 import type { Harness } from '../testing/api-harness.ts';
@@ -97,6 +97,40 @@ describe('the control plane on the worker pool', () => {
     const stats = await h.client.call(routes.getStats, {});
     assert.equal(stats.workers[owner]?.restarts, 1);
     assert.equal((await datapath.pool.probe(owner)).owned.includes('in-a'), true);
+  });
+
+  it("io's own drops show in /v1/stats and /metrics beside the workers', summed by reason", async () => {
+    const before = await h.client.call(routes.getStats, {});
+    const workerReplays = before.workers.reduce((n, w) => n + (w.dropsByReason.replay ?? 0), 0);
+    assert.ok(workerReplays >= 1, 'the workers refused a replay before');
+    // The counters io increments itself (steering, reassembly, sockets, paths): one reason the workers
+    // also count, and reasons only io has.
+    const io = datapath.pool.io.drops;
+    io[DropReason.replay]! += 2;
+    io[DropReason.noOutsidePath]! += 3;
+    io[DropReason.fragmentTimeout]! += 1;
+    const stats = await h.client.call(routes.getStats, {});
+    assert.equal(stats.global.drops, before.global.drops + 6);
+    for (const reason of dropReasons) {
+      const workers = stats.workers.reduce((n, w) => n + (w.dropsByReason[reason.name] ?? 0), 0);
+      assert.equal(stats.global.dropsByReason[reason.name], workers + io[reason.code]!, reason.name);
+    }
+    assert.equal(stats.global.dropsByReason.replay, workerReplays + io[DropReason.replay]!);
+    assert.equal(stats.global.dropsByReason.no_outside_path, io[DropReason.noOutsidePath]);
+    assert.deepEqual(
+      stats.workers.map((w) => w.drops),
+      before.workers.map((w) => w.drops),
+      "io's drops are nobody's worker's",
+    );
+    const outError = dropReasons[DropReason.noOutsidePath]!.linux;
+    if (outError !== null) assert.ok(stats.global.xfrmStat[outError]! >= 3);
+
+    const metrics = (await h.client.raw('GET', routes.getMetrics.path)).text;
+    const series = (reason: string) =>
+      Number(metrics.match(new RegExp(`^espresso_drops_total\\{reason="${reason}"\\} (\\d+)$`, 'm'))?.[1]);
+    for (const reason of ['replay', 'no_outside_path', 'fragment_timeout']) {
+      assert.equal(series(reason), stats.global.dropsByReason[reason], reason);
+    }
   });
 
   it('deleting the SA through the API destroys the runtime on its owner', async () => {

@@ -2,7 +2,6 @@ import type {
   Datapath,
   DatapathAck,
   DatapathEvent,
-  DatapathStats,
   PolicyCounters,
   SaCounters,
   SaInstallMessage,
@@ -15,6 +14,7 @@ import type {
 } from '@espresso/sad';
 import type { SpdSnapshot } from '@espresso/spd';
 import { WorkerPool, type WorkerPoolOptions } from '@espresso/workers';
+import type { DatapathStatsWithIo } from './io-drops.ts';
 
 /**
  * The control plane's datapath on the multi-worker pool (packages' worker threads behind shared rings).
@@ -102,7 +102,8 @@ export class WorkerPoolDatapath implements Datapath<StoredSaConfig, SpdSnapshot>
     return this.pool.policyCounters(id);
   }
 
-  stats(): DatapathStats {
+  /** The workers' counters, and io's own drops (reassembly, sockets, keepalives, paths) beside them. */
+  stats(): DatapathStatsWithIo {
     const snapshot = this.pool.counters.snapshot();
     const pool = this.pool.workerStats();
     const workers: WorkerStats[] = snapshot.perWorker.map((w, index) => ({
@@ -115,7 +116,12 @@ export class WorkerPoolDatapath implements Datapath<StoredSaConfig, SpdSnapshot>
       sas: pool[index]?.sas ?? 0,
       restarts: pool[index]?.restarts ?? 0,
     }));
-    return { workers, spdGeneration: this.#spdGeneration, version: this.#version };
+    return {
+      workers,
+      ioDrops: Array.from(this.pool.io.drops),
+      spdGeneration: this.#spdGeneration,
+      version: this.#version,
+    };
   }
 
   onEvent(listener: (event: DatapathEvent) => void): () => void {

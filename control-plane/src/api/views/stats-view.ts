@@ -1,6 +1,7 @@
 import type { Stats } from '@espresso/api';
 import { dropReasonCount, dropReasons } from '@espresso/counters';
-import type { WorkerStats } from '@espresso/sad';
+import type { DatapathStats, WorkerStats } from '@espresso/sad';
+import { ioDropsOf } from '../../datapath/io-drops.ts';
 import type { ControlPlane } from '../../state/control-plane.ts';
 import { offloadStatsView, softwareDatapathName } from './placement-view.ts';
 import { dropsByReason } from './sa-view.ts';
@@ -55,6 +56,14 @@ export function totalDrops(workers: readonly WorkerStats[]): number[] {
   return sum;
 }
 
+/** Every drop of the datapath by DropReason code: the workers' and io's own, summed. */
+export function datapathDrops(stats: DatapathStats): number[] {
+  const sum = totalDrops(stats.workers);
+  const io = ioDropsOf(stats);
+  for (let i = 0; i < sum.length; i++) sum[i]! += io[i] ?? 0;
+  return sum;
+}
+
 export function allDropsByName(drops: readonly number[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const reason of dropReasons) out[reason.name] = drops[reason.code] ?? 0;
@@ -96,7 +105,7 @@ export function saStatsView(cp: ControlPlane, name: string): Stats['sas'][number
 
 export function statsView(cp: ControlPlane): Stats {
   const datapath = cp.datapath.stats();
-  const drops = totalDrops(datapath.workers);
+  const drops = datapathDrops(datapath);
   const sum = (pick: (w: WorkerStats) => number) => datapath.workers.reduce((n, w) => n + pick(w), 0);
   return {
     global: {

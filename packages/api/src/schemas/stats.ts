@@ -17,7 +17,11 @@ export const GlobalStats = Type.Object(
     bytesIn: Count,
     bytesOut: Count,
     drops: Count,
-    dropsByReason: { ...ByName, description: 'every drop reason by its snake_case name' },
+    dropsByReason: {
+      ...ByName,
+      description:
+        "every drop reason by its snake_case name: the workers' drops and io's own (reassembly, sockets, keepalives, paths) summed",
+    },
     xfrmStat: {
       ...ByName,
       description: 'the same drops folded into the counters of Linux /proc/net/xfrm_stat',
