@@ -49,6 +49,7 @@ export { createDatapathStorage, type DatapathStorage, poolThreadOf } from './sha
 export { RING_KINDS, RingKind, ringId, type WorkerRingStorage } from './shared/ring-layout.ts';
 export { SaProgress, type SaProgressStorage } from './shared/sa-progress.ts';
 export {
+  MADE_TAG,
   readHandoffTarget,
   readSlotStamp,
   readSlotTag,

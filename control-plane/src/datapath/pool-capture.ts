@@ -5,7 +5,7 @@ import type { SaConfig } from '@espresso/esp';
 import { type CaptureRecord, type CaptureWriter, type PacketToWrite, readCapture } from '@espresso/pcap';
 import { type DatapathEvent, type GroupResourceKind, type SaBinding, splitKeys } from '@espresso/sad';
 import { compileSpd } from '@espresso/spd';
-import { PacketCollector, PacketInjector, type PacketVisitor, WorkerPool } from '@espresso/workers';
+import { MADE_TAG, PacketCollector, PacketInjector, type PacketVisitor, WorkerPool } from '@espresso/workers';
 import {
   checkInput,
   defaultBatchSize,
@@ -33,8 +33,12 @@ export interface PoolCaptureOptions extends ProcessCaptureOptions {
  * snapshot; io (this thread) copies each IP packet of the capture into a slot, stamps it with its capture
  * time (the pool runs on a stamped clock, so lifetimes follow the capture) and its index, and steers it:
  * plaintext by flow hash, ESP by SPI. What comes out is put back in input order a window at a time
- * (io waits until every packet of the window came out or was counted dropped) and written with its
- * input timestamp. Output goes to `<output>.partial` and is renamed when everything succeeded.
+ * (io waits until every packet of the window came out, was counted dropped or was consumed by an SA
+ * mode, and every packet a mode made came out or was dropped) and written with its input timestamp.
+ * Packets an SA mode made (IP-TFS outer packets, reassembled inner packets) carry the index of the last
+ * packet of the batch they came out of, and are written after it, in the order they came. At the end of
+ * the input the modes are drained (queues sent, reassembly gaps given up). Output goes to
+ * `<output>.partial` and is renamed when everything succeeded.
  *
  * A per-worker SA group with no fallback SA has its SA for worker 0 serve as the fallback, since the
  * configuration was written for one thread.
@@ -44,10 +48,11 @@ export async function processCaptureOnPool(options: PoolCaptureOptions): Promise
   const format = options.format ?? formatForPath(options.output);
   await checkInput(options.input);
   const window = Math.max(512, 2 * budget * options.workers);
+  const ringCapacity = Math.max(256, 2 * budget);
   const pool = await WorkerPool.start({
     workers: options.workers,
     budget,
-    ringCapacity: Math.max(256, 2 * budget),
+    ringCapacity,
     mtu: options.mtu ?? 9216,
     slots: window + options.workers * 512 + 512,
     clock: 'stamped',
@@ -65,7 +70,7 @@ export async function processCaptureOnPool(options: PoolCaptureOptions): Promise
   try {
     await installConfig(pool, options.config);
     writer = openOutput(partial, options.output, format);
-    const run = new CaptureRun(pool, options.from, window, writer, options.output);
+    const run = new CaptureRun(pool, options.from, window, writer, options.output, ringCapacity);
     const totals = await run.replay(options.input);
     // Counters and events as of the last packet, from every worker.
     await pool.sync();
@@ -185,19 +190,57 @@ class CaptureRun {
     changed: 0,
     ioDrops: new Float64Array(dropReasonCount),
   };
+  /**
+   * Most packets io lets wait in a worker's rx rings: the rest of the ring is room for the hand-offs io
+   * relays to it (an SA's owner gets packets of every worker), which are dropped when it has none.
+   */
+  private readonly backlogLimit: number;
   private fed = 0;
+  /** io's packets of the window that came out (tagged with their index). */
   private came = 0;
-  private dropsAtStart = 0;
+  /** Fed packets settled (out, dropped, consumed) before this window, as `settled()` counts them. */
+  private settledAtStart = 0;
+  /** Packets SA modes made that came out, since the start. */
+  private madeCame = 0;
+  /** Packets SA modes made, by the window index they follow, in the order they came. */
+  private readonly after: (Uint8Array[] | null)[];
+  /** Made packets that came while no packet of the window was fed: written first. */
+  private leading: Uint8Array[] = [];
+  private lastSeconds = 0;
+  private lastNanoseconds = 0;
   private readonly visit: PacketVisitor = (bytes, offset, length, _worker, tag, moved) => {
-    this.out[tag] = bytes.slice(offset, offset + length);
-    this.came++;
+    const copy = bytes.slice(offset, offset + length);
     this.totals.outPackets++;
     this.totals.outBytes += length;
+    if (tag >= MADE_TAG) {
+      // A mode made it out of an ESP packet's batch: ESP changed it whatever its offset says.
+      this.totals.changed++;
+      this.madeCame++;
+      const index = Math.min(tag - MADE_TAG, this.fed - 1);
+      if (index < 0) {
+        this.leading.push(copy);
+        return;
+      }
+      const list = this.after[index];
+      if (list === null || list === undefined) this.after[index] = [copy];
+      else list.push(copy);
+      return;
+    }
+    this.out[tag] = copy;
+    this.came++;
     if (moved) this.totals.changed++;
   };
 
-  constructor(pool: WorkerPool, from: ProcessSide, window: number, writer: CaptureWriter, output: string) {
+  constructor(
+    pool: WorkerPool,
+    from: ProcessSide,
+    window: number,
+    writer: CaptureWriter,
+    output: string,
+    ringCapacity: number,
+  ) {
     this.pool = pool;
+    this.backlogLimit = ringCapacity >>> 2;
     this.from = from;
     this.to = from === 'inside' ? 'outside' : 'inside';
     this.window = window;
@@ -206,6 +249,7 @@ class CaptureRun {
     this.injector = new PacketInjector(pool.io);
     this.collector = new PacketCollector(pool.io);
     this.out = new Array<Uint8Array | null>(window).fill(null);
+    this.after = new Array<Uint8Array[] | null>(window).fill(null);
     this.seconds = new Float64Array(window);
     this.nanoseconds = new Uint32Array(window);
   }
@@ -227,6 +271,7 @@ class CaptureRun {
         await this.feed(record, record.seconds + record.nanoseconds / 1e9 - firstTime);
         if (this.fed === this.window) await this.closeWindow();
       }
+      await this.drainModes();
       await this.closeWindow();
     } finally {
       await iterator.return?.(undefined).catch(() => undefined);
@@ -256,12 +301,18 @@ class CaptureRun {
     injector.tag(slot, index);
     injector.stamp(slot, time);
     const worker = injector.steer(slot, length, this.from);
+    while (this.pool.io.backlog(worker) >= this.backlogLimit) await this.collect();
     while (!injector.push(slot, length, this.from, worker)) await this.collect();
+    // Hand-offs relayed often, so that none waits in a full hand-off ring.
+    if ((index & 15) === 15) this.pool.io.pump();
   }
 
-  /** Waits until every packet of the window came out or was dropped, then writes them in input order. */
+  /**
+   * Waits until every packet of the window came out, was dropped or consumed, and everything the modes
+   * made came out or was dropped; then writes them in input order, made packets after theirs.
+   */
   private async closeWindow(): Promise<void> {
-    while (this.came + this.drops() - this.dropsAtStart < this.fed) await this.collect();
+    await this.settle();
     const packet: PacketToWrite = {
       bytes: new Uint8Array(0),
       offset: 0,
@@ -269,23 +320,61 @@ class CaptureRun {
       seconds: 0,
       nanoseconds: 0,
     };
+    const write = async (bytes: Uint8Array) => {
+      packet.bytes = bytes;
+      packet.length = bytes.length;
+      await this.writer.write(packet);
+    };
     try {
+      packet.seconds = this.lastSeconds;
+      packet.nanoseconds = this.lastNanoseconds;
+      for (const bytes of this.leading) await write(bytes);
+      this.leading = [];
       for (let i = 0; i < this.fed; i++) {
-        const bytes = this.out[i];
-        if (bytes === null || bytes === undefined) continue;
-        packet.bytes = bytes;
-        packet.length = bytes.length;
         packet.seconds = this.seconds[i]!;
         packet.nanoseconds = this.nanoseconds[i]!;
-        await this.writer.write(packet);
+        const bytes = this.out[i];
+        if (bytes !== null && bytes !== undefined) await write(bytes);
         this.out[i] = null;
+        const made = this.after[i];
+        if (made === null || made === undefined) continue;
+        for (const m of made) await write(m);
+        this.after[i] = null;
       }
     } catch (error) {
       throw outputError(this.output, error);
     }
+    if (this.fed > 0) {
+      this.lastSeconds = this.seconds[this.fed - 1]!;
+      this.lastNanoseconds = this.nanoseconds[this.fed - 1]!;
+    }
     this.fed = 0;
     this.came = 0;
-    this.dropsAtStart = this.drops();
+    this.settledAtStart = this.settled();
+  }
+
+  /** Collects until the window's packets and the modes' packets are all accounted for. */
+  private async settle(): Promise<void> {
+    for (;;) {
+      const modes = this.pool.modeTotals();
+      const fedDone = this.came + this.settled() - this.settledAtStart >= this.fed;
+      if (fedDone && this.madeCame + modes.madeDrops >= modes.made) return;
+      await this.collect();
+    }
+  }
+
+  /**
+   * End of input: once the packets fed are through, the modes send what they hold; again while a drain
+   * makes packets (a drain sends no more than the tx rings take at once).
+   */
+  private async drainModes(): Promise<void> {
+    await this.settle();
+    for (;;) {
+      const before = this.pool.modeTotals().made;
+      await this.pool.drainModes();
+      if (this.pool.modeTotals().made === before) return;
+      await this.settle();
+    }
   }
 
   /** Takes what the workers sent on and relays hand-offs; lets the event loop run when nothing came. */
@@ -294,10 +383,14 @@ class CaptureRun {
     if (this.collector.collect(this.to, this.visit) === 0) await yieldToEvents();
   }
 
-  /** Packets dropped so far, by the workers and by io's relays. */
-  private drops(): number {
+  /**
+   * Fed packets settled so far other than by coming out: dropped by the workers or by io's relays (less
+   * the drops of packets modes made and of the modes' own), or consumed by a mode.
+   */
+  private settled(): number {
     const io = this.pool.io.drops.reduce((a, b) => a + b, 0);
-    return this.pool.totalDrops() + io;
+    const modes = this.pool.modeTotals();
+    return this.pool.totalDrops() + io - modes.madeDrops - modes.ownDrops + modes.consumed;
   }
 }
 

@@ -54,6 +54,11 @@ export type ControlMessage =
    * version sequence whole when a request named nothing installed.
    */
   | { readonly kind: 'sync'; readonly version: number }
+  /**
+   * End of input: the SA modes send everything they hold (IP-TFS queues, reassembly gaps given up), at
+   * the time of the worker's last batch, then the worker publishes as for 'sync' and acknowledges.
+   */
+  | { readonly kind: 'drain-modes'; readonly version: number }
   /** Asks what the worker holds (tests, diagnostics); answered with a 'probe' report. */
   | { readonly kind: 'probe'; readonly id: number }
   /** Tests: make the worker fail the way a bug would. */

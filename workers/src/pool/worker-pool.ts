@@ -277,6 +277,17 @@ export class WorkerPool {
     return this.acks.expect(version);
   }
 
+  /**
+   * End of input: every worker's SA modes send what they hold (IP-TFS), then publish as for `sync`.
+   * Resolves once all have; what they sent may still be on its way through the tx rings.
+   */
+  async drainModes(): Promise<PoolAck> {
+    this.checkOpen();
+    const version = ++this.version;
+    for (const handle of this.handles) this.post(handle, { kind: 'drain-modes', version });
+    return this.acks.expect(version);
+  }
+
   // State and counters
 
   placement(name: string): SaPlacement | undefined {
@@ -348,6 +359,22 @@ export class WorkerPool {
   /** The configuration (without keys) an SA instance was installed with. */
   saConfig(name: string): StoredSaConfig | undefined {
     return this.registry.get(name)?.config;
+  }
+
+  /**
+   * What SA modes did on all workers (WorkerExtra): rx packets they consumed, packets they made and how
+   * many of those were dropped, and the drops they counted of no packet. io's accounting of a capture run.
+   */
+  modeTotals(): { consumed: number; made: number; madeDrops: number; ownDrops: number } {
+    const totals = { consumed: 0, made: 0, madeDrops: 0, ownDrops: 0 };
+    for (const h of this.handles) {
+      const extra = extraCounters(this.storage.control, h.index);
+      totals.consumed += extra[WorkerExtra.modeConsumed]!;
+      totals.made += extra[WorkerExtra.modeMade]!;
+      totals.madeDrops += extra[WorkerExtra.modeMadeDrops]!;
+      totals.ownDrops += extra[WorkerExtra.modeOwnDrops]!;
+    }
+    return totals;
   }
 
   workerStats(): PoolWorkerStats[] {

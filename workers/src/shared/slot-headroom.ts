@@ -7,11 +7,15 @@
  * ```
  * [0, 2)   hand-off target worker (u16, big-endian): set by the worker that hands the packet over
  * [2, 4)   drop reason (u16, big-endian): set by a worker that hands a dropped packet to io's capture
- * [4, 8)   io tag (u32): io's own (e.g. the packet's index in an input capture, to restore order)
+ * [4, 8)   io tag (u32): io's own (e.g. the packet's index in an input capture, to restore order); a
+ *          packet an SA mode made carries MADE_TAG with the largest tag of the batch it came out of
  * [8, 16)  packet time in seconds (float64): set by io when the pool runs on a stamped clock
  * ```
  */
 export const SLOT_METADATA_BYTES = 16;
+
+/** Set in the tag of a packet an SA mode made (it was no packet io gave): io's tags stay below it. */
+export const MADE_TAG = 0x8000_0000;
 
 export function writeHandoffTarget(buf: Uint8Array, slotStart: number, worker: number): void {
   buf[slotStart] = worker >>> 8;

@@ -32,6 +32,14 @@ export const WorkerExtra = {
   acquires: 2,
   /** SA events lost because the worker's event queue overflowed. */
   eventsLost: 3,
+  /** Packets from the rx rings an SA mode took in (IP-TFS): freed, neither sent on nor dropped. */
+  modeConsumed: 4,
+  /** Packets SA modes made (IP-TFS outer packets, reassembled inner packets): sent on or counted in modeMadeDrops. */
+  modeMade: 5,
+  /** Packets SA modes made that were dropped (they count in the worker's drops, but were never an rx packet). */
+  modeMadeDrops: 6,
+  /** Drops SA modes counted on their own (IP-TFS losses), in the worker's drops but of no rx packet. */
+  modeOwnDrops: 7,
 } as const;
 
 const WORDS = 32;

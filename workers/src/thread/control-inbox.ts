@@ -29,6 +29,8 @@ export class ControlInbox {
   private readonly spd: SpdState;
   private seen = 0;
   version: number;
+  /** Drains the SA modes of the worker's stages (set once the stages exist). */
+  drainModes: (() => void) | null = null;
 
   constructor(ctx: WorkerContext, sas: WorkerSaTable, spd: SpdState, version: number) {
     this.ctx = ctx;
@@ -80,6 +82,10 @@ export class ControlInbox {
           this.spd.install(fromTransfer(message.snapshot));
           // Counts are by policy index, and the new snapshot's indexes are other policies.
           ctx.resetPolicyCounts(message.version);
+          break;
+        case 'drain-modes':
+          this.drainModes?.();
+          this.sas.publishCounters();
           break;
         case 'sync':
           // io asks for a consistent read: counters and progress as of this point.

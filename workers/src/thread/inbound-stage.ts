@@ -21,7 +21,8 @@ import {
   WIRE_OK,
   walkIpv6Extensions,
 } from '@espresso/wire';
-import { readSlotStamp } from '../shared/slot-headroom.ts';
+import { readSlotStamp, writeSlotTag } from '../shared/slot-headroom.ts';
+import { WorkerExtra } from '../shared/worker-control.ts';
 import { DropTrace } from './drop-trace.ts';
 import type { ModePackets } from './mode-packets.ts';
 import type { SaRoute } from './sa-route.ts';
@@ -66,6 +67,8 @@ export class InboundStage {
    */
   private readonly pending: Uint32Array;
   private pendingCount = 0;
+  /** The clock reading of the last batch (seconds): when the modes are drained. */
+  private lastNow = 0;
   /** Inbound modes make no packets of their own on poll: an outlet with no room. */
   private readonly outlet: ModeOutlet;
 
@@ -104,6 +107,11 @@ export class InboundStage {
     return this.deliverMade();
   }
 
+  /** End of input: every gap of the IP-TFS SAs given up, at the last batch's time. */
+  drainModes(): number {
+    return this.pollModes(this.lastNow, true);
+  }
+
   /** Processes `n` descriptors from the inbound rx ring; `wallSeconds` is the batch's clock reading. */
   process(descs: Uint32Array, n: number, wallSeconds: number): void {
     const ctx = this.ctx;
@@ -114,6 +122,9 @@ export class InboundStage {
       ctx.settings.clock === 'stamped'
         ? readSlotStamp(ctx.stamps, (descs[0]! & SLOT_MASK) * slotSize)
         : wallSeconds;
+    this.lastNow = now;
+    if (this.modes !== null && this.sas.clockedIn.length + this.sas.clockedOut.length > 0)
+      this.modes.markBatch(descs, n);
     let k = 0;
     let rxBytes = 0;
     for (let i = 0; i < n; i++) {
@@ -188,8 +199,10 @@ export class InboundStage {
     for (let i = 0; i < n; i++) {
       const reason = this.reason[i]!;
       if (reason === -1) tx.add(descs, i);
-      else if (reason === VERDICT_CONSUMED) ctx.pool.free(descs[i << 1]! & SLOT_MASK);
-      else drops.drop(descs, i, reason as DropReason);
+      else if (reason === VERDICT_CONSUMED) {
+        ctx.pool.free(descs[i << 1]! & SLOT_MASK);
+        ctx.extra[WorkerExtra.modeConsumed]!++;
+      } else drops.drop(descs, i, reason as DropReason);
     }
     tx.flush(true);
     drops.flush();
@@ -222,6 +235,7 @@ export class InboundStage {
       if (reason !== VERDICT_FORWARD) {
         if (route?.runtime != null) countDrop(route.runtime.counters, reason);
         ctx.counters.drop(reason as DropReason, made.length[k]!);
+        ctx.extra[WorkerExtra.modeMadeDrops]!++;
         ctx.pool.free(slot);
         continue;
       }
@@ -263,10 +277,12 @@ export class InboundStage {
       if (reason !== VERDICT_FORWARD) {
         if (route?.runtime != null) countDrop(route.runtime.counters, reason);
         ctx.counters.drop(reason as DropReason, length);
+        ctx.extra[WorkerExtra.modeMadeDrops]!++;
         pool.free(slot);
         h++;
         continue;
       }
+      writeSlotTag(ctx.bytes, slot * ctx.pool.slotSize, modes.madeTag);
       const from = spill.offset[h]!;
       ctx.bytes.set(spill.buffer.subarray(from, from + length), pool.dataOffset(slot));
       pending[2 * count] = slot;

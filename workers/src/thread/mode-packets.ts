@@ -8,7 +8,11 @@ import {
   setPacket,
   VERDICT_FORWARD,
 } from '@espresso/esp';
+import { MADE_TAG, readSlotTag, writeSlotTag } from '../shared/slot-headroom.ts';
+import { WorkerExtra } from '../shared/worker-control.ts';
 import type { WorkerContext } from './worker-context.ts';
+
+const SLOT_INDEX_MASK = 0x00ff_ffff;
 
 /**
  * Pool slots for the packets an SA's mode makes on this worker (IP-TFS): outer packets an outbound SA
@@ -25,6 +29,11 @@ export class ModePackets implements PacketSlots {
   /** Inner packets delivered and not yet sent on: views into the pool, `sa` the SA's slot. */
   readonly made: PacketVector;
   spillHead = 0;
+  /**
+   * The tag the packets made now carry: MADE_TAG with the largest io tag of the batch they came out of
+   * (the stages set it), so io can write them after the packet they came from.
+   */
+  madeTag = MADE_TAG;
   private readonly ctx: WorkerContext;
   private readonly slotSize: number;
   private readonly room: number;
@@ -50,6 +59,17 @@ export class ModePackets implements PacketSlots {
     this.target = ctx.bytes;
   }
 
+  /** The packets made from now on come out of (or after) the batch of `n` descriptors in `descs`. */
+  markBatch(descs: Uint32Array, n: number): void {
+    const bytes = this.ctx.bytes;
+    let top = 0;
+    for (let i = 0; i < n; i++) {
+      const tag = readSlotTag(bytes, (descs[i << 1]! & SLOT_INDEX_MASK) * this.slotSize);
+      if (tag < MADE_TAG && tag > top) top = tag;
+    }
+    this.madeTag = MADE_TAG + top;
+  }
+
   /** Inner packets waiting for a slot, in the worker's own arena (made on first use); [spillHead, count) wait. */
   get spill(): PacketVector {
     this.spillVector ??= createPacketVector(new Uint8Array(this.spillBytes), this.capacity);
@@ -73,6 +93,7 @@ export class ModePackets implements PacketSlots {
     const slot = this.ctx.pool.alloc();
     if (slot < 0) return false;
     const start = slot * this.slotSize;
+    writeSlotTag(this.ctx.bytes, start, this.madeTag);
     setPacket(v, i, this.ctx.pool.dataOffset(slot), 0, start, start + this.slotSize);
     return true;
   }
@@ -107,9 +128,11 @@ export class ModePackets implements PacketSlots {
       this.counted.set(runtime, counted);
     }
     const counters = this.ctx.counters;
+    const extra = this.ctx.extra;
     for (let r = 0; r < drops.length; r++) {
       while (counted[r]! < drops[r]!) {
         counters.drop(r as DropReason, 0);
+        extra[WorkerExtra.modeOwnDrops]!++;
         counted[r]!++;
       }
     }
@@ -122,6 +145,7 @@ export class ModePackets implements PacketSlots {
     if (this.spilled === 0 && made.count < made.capacity) {
       const slot = this.ctx.pool.alloc();
       if (slot >= 0) {
+        writeSlotTag(this.ctx.bytes, slot * this.slotSize, this.madeTag);
         this.claimed = slot;
         this.target = this.ctx.bytes;
         return this.ctx.pool.dataOffset(slot);
@@ -148,5 +172,6 @@ export class ModePackets implements PacketSlots {
     v.sa[k] = saSlot;
     v.verdict[k] = VERDICT_FORWARD;
     this.claimed = -1;
+    this.ctx.extra[WorkerExtra.modeMade]!++;
   }
 }

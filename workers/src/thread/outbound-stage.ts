@@ -71,6 +71,9 @@ export class OutboundStage {
   private readonly modeTx: TxBatch;
   private readonly modeDescs = new Uint32Array(2);
   private readonly outlet: ModeOutlet | null;
+  private readonly modes: ModePackets | null;
+  /** The clock reading of the last batch (seconds): when the modes are drained. */
+  private lastNow = 0;
 
   constructor(
     ctx: WorkerContext,
@@ -99,6 +102,7 @@ export class OutboundStage {
     this.modeVector = createPacketVector(ctx.bytes, modes === null ? 0 : n);
     this.modeTx = new TxBatch(ctx, ctx.txOutside, modes === null ? 0 : n);
     this.outlet = modes === null ? null : createModeOutlet(this.modeVector, modes);
+    this.modes = modes;
   }
 
   /**
@@ -115,6 +119,7 @@ export class OutboundStage {
     const descs = this.modeDescs;
     const tx = this.modeTx;
     outlet.drain = drain;
+    const extra = ctx.extra;
     let sent = 0;
     for (let c = 0; c < clocked.length; c++) {
       const route = clocked[c]!;
@@ -122,25 +127,34 @@ export class OutboundStage {
       if (runtime === null) continue;
       for (;;) {
         outlet.from = 0;
-        outlet.to = v.capacity;
+        // A drain sends a whole queue at once: no more than the tx ring takes now (io asks again).
+        outlet.to = drain ? Math.min(v.capacity, ctx.txOutside.availableWrite()) : v.capacity;
+        if (outlet.to === 0) break;
         const made = this.esp.emitModePackets(runtime, now, outlet);
         if (made === 0) break;
         route.sincePublish += made;
+        extra[WorkerExtra.modeMade]! += made;
         // Published before these packets reach the tx ring, as for the batch's own.
         if (route.sincePublish >= ctx.settings.publishEvery) this.sas.publishProgress(route);
+        let added = 0;
         for (let j = 0; j < made; j++) {
           const slot = v.start[j]! / slotSize;
           if (v.verdict[j] !== VERDICT_FORWARD) {
             ctx.counters.drop(v.verdict[j] as DropReason, v.length[j]!);
+            extra[WorkerExtra.modeMadeDrops]!++;
             ctx.pool.free(slot);
             continue;
           }
           descs[0] = slot;
           descs[1] = (((v.offset[j]! - v.start[j]!) << 16) | v.length[j]!) >>> 0;
           tx.add(descs, 0);
+          added++;
         }
-        sent += tx.flush(true);
-        if (made < v.capacity) break;
+        const went = tx.flush(true);
+        // What found the tx ring full was dropped by the flush.
+        extra[WorkerExtra.modeMadeDrops]! += added - went;
+        sent += went;
+        if (made < outlet.to) break;
       }
     }
     return sent;
@@ -156,6 +170,9 @@ export class OutboundStage {
       ctx.settings.clock === 'stamped'
         ? readSlotStamp(ctx.stamps, (descs[0]! & SLOT_MASK) * slotSize)
         : nowMs / 1000;
+    this.lastNow = now;
+    if (this.modes !== null && this.sas.clockedIn.length + this.sas.clockedOut.length > 0)
+      this.modes.markBatch(descs, n);
     const classifier = this.spd.classifier;
     const bindings = this.spd.bindings.outbound;
     const me = ctx.worker;
@@ -241,6 +258,11 @@ export class OutboundStage {
     if (this.sas.clockedOut.length > 0) this.pollModes(now);
   }
 
+  /** End of input: everything the IP-TFS SAs hold is sent, at the last batch's time. */
+  drainModes(): number {
+    return this.pollModes(this.lastNow, true);
+  }
+
   /** Lays the protected packets out grouped by SA, runs ESP once per group, updates their descriptors. */
   private protect(descs: Uint32Array, n: number, groups: number, now: number): void {
     const pool = this.ctx.pool;
@@ -301,8 +323,10 @@ export class OutboundStage {
       this.routeOf[i] = null;
       if (fate === Fate.pass || fate === Fate.protect) tx.add(descs, i);
       else if (fate === Fate.handoff) handoff.add(descs, i);
-      else if (fate === Fate.consumed) ctx.pool.free(descs[i << 1]! & SLOT_MASK);
-      else drops.drop(descs, i, this.reason[i] as DropReason);
+      else if (fate === Fate.consumed) {
+        ctx.pool.free(descs[i << 1]! & SLOT_MASK);
+        ctx.extra[WorkerExtra.modeConsumed]!++;
+      } else drops.drop(descs, i, this.reason[i] as DropReason);
     }
     tx.flush(true);
     drops.flush();

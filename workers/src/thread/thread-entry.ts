@@ -67,14 +67,13 @@ export default function runWorker(task: WorkerTask): WorkerExit {
   spd.rebind(sas, boot.worker);
   const inbox = new ControlInbox(ctx, sas, spd, boot.version);
   const acquire = new AcquireRaiser(ctx, settings.acquireIntervalMs);
-  const loop = new PollLoop(
-    ctx,
-    inbox,
-    sas,
-    new InboundStage(ctx, spd, sas, modes),
-    new OutboundStage(ctx, spd, sas, acquire, modes),
-    new SaEventForwarder(ctx, sas),
-  );
+  const inbound = new InboundStage(ctx, spd, sas, modes);
+  const outbound = new OutboundStage(ctx, spd, sas, acquire, modes);
+  inbox.drainModes = () => {
+    outbound.drainModes();
+    inbound.drainModes();
+  };
+  const loop = new PollLoop(ctx, inbox, sas, inbound, outbound, new SaEventForwarder(ctx, sas));
   Atomics.store(ctx.control, ControlWord.acked, boot.version);
   ctx.report({ type: 'ready', worker: boot.worker, epoch: boot.epoch, threadId, version: boot.version });
   let reason: LoopExit;
