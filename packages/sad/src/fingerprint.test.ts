@@ -21,6 +21,22 @@ test('the fingerprint is the first 8 bytes of SHA-256 over the label and length-
   assert.match(expected, /^[0-9a-f]{16}$/);
 });
 
+test('a fingerprint of long keys, then of short ones, is each the digest of its own keys', () => {
+  const long = new Uint8Array(400).fill(9);
+  const digest = (keys: Uint8Array[]) =>
+    createHash('sha256')
+      .update(
+        Buffer.concat([
+          Buffer.from('espresso key fingerprint v1\0'),
+          ...keys.flatMap((k) => [Buffer.from([0, 0, k.length >> 8, k.length & 0xff]), k]),
+        ]),
+      )
+      .digest('hex')
+      .slice(0, 16);
+  assert.equal(keyFingerprint([long, key]), digest([long, key]));
+  assert.equal(keyFingerprint([key]), digest([key]));
+});
+
 test('moving a byte between the keys changes the fingerprint (length prefixes)', () => {
   const a = keyFingerprint([key.subarray(0, 20), key.subarray(20)]);
   const b = keyFingerprint([key.subarray(0, 21), key.subarray(21)]);

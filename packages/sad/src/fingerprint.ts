@@ -6,28 +6,29 @@ const identityLabel = 'espresso sa key identity v1';
 const fingerprintPrefix = Buffer.from(`${fingerprintLabel}\0`);
 const identityPrefix = Buffer.from(`${identityLabel}\0`);
 
-/** Lays out a label and length-prefixed parts in one buffer, so one digest call covers it. */
-function framed(prefix: Buffer, parts: readonly Uint8Array[]): Buffer {
-  let length = prefix.length;
-  for (const part of parts) length += 4 + part.length;
-  const out = Buffer.allocUnsafeSlow(length);
-  let at = prefix.copy(out, 0);
-  for (const part of parts) {
-    at = out.writeUInt32BE(part.length, at);
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
+/** Where fingerprint input is laid out; zeroed after each digest, grown (and the old one zeroed) as needed. */
+let scratch = Buffer.alloc(256);
 
 /**
  * What the API shows instead of keys: the first 8 bytes of SHA-256 over a label and the length-prefixed
  * keys, as 16 hex digits. The label keeps these digests apart from any other use of SHA-256 on the key.
  */
 export function keyFingerprint(keys: readonly Uint8Array[]): string {
-  const input = framed(fingerprintPrefix, keys);
-  const digest = hash('sha256', input, 'hex').slice(0, 16);
-  input.fill(0);
+  let length = fingerprintPrefix.length;
+  for (const part of keys) length += 4 + part.length;
+  if (length > scratch.length) {
+    scratch.fill(0);
+    scratch = Buffer.alloc(length);
+  }
+  const out = scratch;
+  let at = fingerprintPrefix.copy(out, 0);
+  for (const part of keys) {
+    at = out.writeUInt32BE(part.length, at);
+    out.set(part, at);
+    at += part.length;
+  }
+  const digest = hash('sha256', out.subarray(0, at), 'hex').slice(0, 16);
+  out.fill(0, 0, at);
   return digest;
 }
 

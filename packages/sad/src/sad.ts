@@ -3,6 +3,7 @@ import type { Clock } from './clock.ts';
 import { SadError } from './errors.ts';
 import { keyFingerprint } from './fingerprint.ts';
 import type { HighWaterMarks } from './high-water-marks.ts';
+import { InboundIndex } from './inbound-index.ts';
 import { type LifetimeKind, type Lifetimes, type LifetimeUsage, reachedLimit } from './lifetime.ts';
 import { maxResource, type SaGroupMember, type SaGroupRecord, type SaGroupSpec } from './sa-group.ts';
 import type {
@@ -57,7 +58,7 @@ export class Sad<C, S = unknown> {
   readonly #clock: Clock;
   readonly #sas = new Map<string, SaRecord<C>>();
   /** `${domain}:${spi}` -> name, inbound SAs only. */
-  readonly #inbound = new Map<string, string>();
+  readonly #inbound = new InboundIndex();
   readonly #groups = new Map<string, SaGroupRecord<S>>();
 
   constructor(options: SadOptions<C>) {
@@ -91,7 +92,7 @@ export class Sad<C, S = unknown> {
 
   /** The inbound SA for an SPI in a domain. */
   inbound(domain: number, spi: number): SaRecord<C> | undefined {
-    const name = this.#inbound.get(inboundKey(domain, spi));
+    const name = this.#inbound.get(domain, spi);
     return name === undefined ? undefined : this.#sas.get(name);
   }
 
@@ -110,7 +111,7 @@ export class Sad<C, S = unknown> {
       throw new SadError('conflict', `an SA named '${input.name}' exists`, '/name');
     const identity = this.#adapter.identity(input.config);
     if (identity.direction === 'in') {
-      const holder = this.#inbound.get(inboundKey(identity.domain, identity.spi));
+      const holder = this.#inbound.get(identity.domain, identity.spi);
       if (holder !== undefined) {
         throw new SadError(
           'conflict',
@@ -145,7 +146,7 @@ export class Sad<C, S = unknown> {
     };
     this.#sas.set(record.name, record);
     if (identity.direction === 'in') {
-      this.#inbound.set(inboundKey(identity.domain, identity.spi), record.name);
+      this.#inbound.set(identity.domain, identity.spi, record.name);
       this.#spis.claim(identity.domain, identity.spi);
     }
     if (record.binding !== null) this.#groups.get(record.binding.group)?.members.add(record.name);
@@ -188,10 +189,10 @@ export class Sad<C, S = unknown> {
     const sa = this.require(name);
     this.#sas.delete(name);
     if (sa.identity.direction === 'in') {
-      const key = inboundKey(sa.identity.domain, sa.identity.spi);
-      if (this.#inbound.get(key) === name) {
-        this.#inbound.delete(key);
-        this.#spis.release(sa.identity.domain, sa.identity.spi);
+      const { domain, spi } = sa.identity;
+      if (this.#inbound.get(domain, spi) === name) {
+        this.#inbound.delete(domain, spi);
+        this.#spis.release(domain, spi);
       }
     }
     if (sa.binding !== null) this.#groups.get(sa.binding.group)?.members.delete(name);
@@ -325,10 +326,6 @@ export class Sad<C, S = unknown> {
 
 function usable(state: SaState): boolean {
   return state === 'mature' || state === 'dying';
-}
-
-function inboundKey(domain: number, spi: number): string {
-  return `${domain}:${spi}`;
 }
 
 function matches<C>(sa: SaRecord<C>, filter: SaFilter): boolean {
