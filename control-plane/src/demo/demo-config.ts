@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ConfigDocument } from '@espresso/api';
 import { checkConfigFile } from '../config/config-file.ts';
 
-/** Gateway A's inside: where the generator's packets come from (perf/src/traffic/flows.ts). */
+/** Gateway A's inside: where the generator's packets come from (packages/traffic/src/flows.ts). */
 export const SITE_A = '10.1.0.0/16';
 /** Gateway B's inside: where they go. */
 export const SITE_B = '10.2.0.0/16';

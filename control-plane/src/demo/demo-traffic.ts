@@ -1,13 +1,17 @@
 import { flagsFor } from '@espresso/ring';
-import type { PoolIo } from '@espresso/workers';
-// The perf suite's generator and sink (perf/src/traffic), used as they are: the demo offers the same
+import type { SinkCounts } from '@espresso/traffic';
+// The perf suite's generator and sink (@espresso/traffic), used as they are: the demo offers the same
 // stamped packets a benchmark does and checks what comes out the same way.
-import { buildFlows } from '../../../perf/src/traffic/flows.ts';
-import { TrafficGenerator } from '../../../perf/src/traffic/generator.ts';
-import { PlaintextSink } from '../../../perf/src/traffic/plaintext-sink.ts';
-import type { SinkCounts } from '../../../perf/src/traffic/sink-counts.ts';
-import { meanSize, parseSizeMix, type SizeMix } from '../../../perf/src/traffic/size-mix.ts';
-import { PacketTemplates } from '../../../perf/src/traffic/templates.ts';
+import {
+  buildFlows,
+  meanSize,
+  PacketTemplates,
+  PlaintextSink,
+  parseSizeMix,
+  type SizeMix,
+  TrafficGenerator,
+} from '@espresso/traffic';
+import type { PoolIo } from '@espresso/workers';
 
 export type { SinkCounts, SizeMix };
 

@@ -1,11 +1,13 @@
 import { regionOf, WorkerCounter } from '@espresso/counters';
 import { flagsFor, writeDescriptor } from '@espresso/ring';
-import { ClassDelay } from '../traffic/class-delay.ts';
-import { buildFlows } from '../traffic/flows.ts';
-import { TrafficGenerator } from '../traffic/generator.ts';
-import { Impairment } from '../traffic/impairment.ts';
-import { PlaintextSink } from '../traffic/plaintext-sink.ts';
-import { PacketTemplates } from '../traffic/templates.ts';
+import {
+  buildFlows,
+  ClassDelay,
+  Impairment,
+  PacketTemplates,
+  PlaintextSink,
+  TrafficGenerator,
+} from '@espresso/traffic';
 import type { ScenarioOptions } from './cli-options.ts';
 import { STEP } from './encrypt-pipeline.ts';
 import { Gateway, type PoolSettings } from './gateway.ts';

@@ -1,9 +1,14 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { cryptoEngines } from '@espresso/crypto';
-import { TrafficOptionError } from '../traffic/errors.ts';
-import { type DscpMix, type IpVersionChoice, parseDscpMix } from '../traffic/flows.ts';
-import { parseSizeMix, type SizeMix } from '../traffic/size-mix.ts';
+import {
+  type DscpMix,
+  type IpVersionChoice,
+  parseDscpMix,
+  parseSizeMix,
+  type SizeMix,
+  TrafficOptionError,
+} from '@espresso/traffic';
 
 export type IdleChoice = 'busy' | 'doorbell';
 export type VerifyChoice = 'light' | 'full';

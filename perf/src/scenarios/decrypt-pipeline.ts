@@ -2,13 +2,15 @@ import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { regionOf, WorkerCounter } from '@espresso/counters';
 import { createSaRuntime } from '@espresso/esp';
 import { flagsFor } from '@espresso/ring';
-import { CorpusPlayer } from '../traffic/corpus-player.ts';
-import { EspCorpus } from '../traffic/esp-corpus.ts';
-import { buildFlows } from '../traffic/flows.ts';
-import { TrafficGenerator } from '../traffic/generator.ts';
-import { Impairment } from '../traffic/impairment.ts';
-import { PlaintextSink } from '../traffic/plaintext-sink.ts';
-import { PacketTemplates } from '../traffic/templates.ts';
+import {
+  buildFlows,
+  CorpusPlayer,
+  EspCorpus,
+  Impairment,
+  PacketTemplates,
+  PlaintextSink,
+  TrafficGenerator,
+} from '@espresso/traffic';
 import type { ScenarioOptions } from './cli-options.ts';
 import { feedRoom, STEP } from './encrypt-pipeline.ts';
 import { Gateway, type PoolSettings } from './gateway.ts';

@@ -1,11 +1,15 @@
 import { createSaRuntime, EspInbound, InboundSaTable } from '@espresso/esp';
 import { flagsFor, type SpscRing } from '@espresso/ring';
-import { EspOpeningSink } from '../traffic/esp-opening-sink.ts';
-import { type EspFraming, EspSequenceSink, espTunnelLength } from '../traffic/esp-sequence-sink.ts';
-import { buildFlows } from '../traffic/flows.ts';
-import { TrafficGenerator } from '../traffic/generator.ts';
-import { PlaintextSink } from '../traffic/plaintext-sink.ts';
-import { PacketTemplates } from '../traffic/templates.ts';
+import {
+  buildFlows,
+  type EspFraming,
+  EspOpeningSink,
+  EspSequenceSink,
+  espTunnelLength,
+  PacketTemplates,
+  PlaintextSink,
+  TrafficGenerator,
+} from '@espresso/traffic';
 import type { ScenarioOptions } from './cli-options.ts';
 import { Gateway, type PoolSettings } from './gateway.ts';
 import type { PipelineResult } from './pipeline-result.ts';

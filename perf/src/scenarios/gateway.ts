@@ -1,6 +1,6 @@
 import { splitKeys } from '@espresso/sad';
+import type { PacketTemplates } from '@espresso/traffic';
 import { WorkerPool } from '@espresso/workers';
-import type { PacketTemplates } from '../traffic/templates.ts';
 import type { ScenarioOptions } from './cli-options.ts';
 import { inboundSpd, outboundSpd, type PlannedSa, type SaPlan } from './sa-plan.ts';
 

@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseDscpMix } from '../traffic/flows.ts';
-import { parseSizeMix } from '../traffic/size-mix.ts';
+import { parseDscpMix, parseSizeMix } from '@espresso/traffic';
 import { measureBoth } from './both-pipeline.ts';
 import type { ScenarioOptions } from './cli-options.ts';
 import { measureDecrypt } from './decrypt-pipeline.ts';

@@ -6,10 +6,13 @@ import {
   descriptorSlot,
   PacketPool,
 } from '@espresso/ring';
-import { EspSequenceSink, espTunnelLength } from '../traffic/esp-sequence-sink.ts';
-import { buildFlows } from '../traffic/flows.ts';
-import { TrafficGenerator } from '../traffic/generator.ts';
-import { PacketTemplates } from '../traffic/templates.ts';
+import {
+  buildFlows,
+  EspSequenceSink,
+  espTunnelLength,
+  PacketTemplates,
+  TrafficGenerator,
+} from '@espresso/traffic';
 import type { ScenarioOptions } from './cli-options.ts';
 import { TUNNEL_FRAMING } from './encrypt-pipeline.ts';
 import { planSas } from './sa-plan.ts';

@@ -1,5 +1,5 @@
+import { parseDscpMix } from '@espresso/traffic';
 import type { Chart, TargetResult } from '../report/model.ts';
-import { parseDscpMix } from '../traffic/flows.ts';
 import { type BothTotals, measureBoth } from './both-pipeline.ts';
 import { parseScenarioOptions, type ScenarioOptions } from './cli-options.ts';
 import { poolSettings } from './gateway.ts';

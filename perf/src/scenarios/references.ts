@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createPacketVector, createSaRuntime, EspOutbound, setPacket, VERDICT_FORWARD } from '@espresso/esp';
-import { buildFlows, parseDscpMix } from '../traffic/flows.ts';
-import type { SizeMix } from '../traffic/size-mix.ts';
-import { PacketTemplates } from '../traffic/templates.ts';
+import type { SizeMix } from '@espresso/traffic';
+import { buildFlows, PacketTemplates, parseDscpMix } from '@espresso/traffic';
 import { saConfigPair } from './sa-plan.ts';
 import { ownThreadTimes } from './thread-cpu.ts';
 

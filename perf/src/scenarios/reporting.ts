@@ -1,10 +1,10 @@
+import type { SizeMix } from '@espresso/traffic';
+import { meanSize } from '@espresso/traffic';
 import { formatRate, gbits } from '../lib/measure.ts';
 import { formatTable } from '../lib/table.ts';
 import { TARGET_HEADER, targetRows } from '../report/markdown-report.ts';
 import type { Chart, MachineInfo, ReportTable, ScenarioReport, TargetResult } from '../report/model.ts';
 import { writeReport } from '../report/write-report.ts';
-import type { SizeMix } from '../traffic/size-mix.ts';
-import { meanSize } from '../traffic/size-mix.ts';
 import { optionRecord, type ScenarioOptions } from './cli-options.ts';
 import {
   ioShare,

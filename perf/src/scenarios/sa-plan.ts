@@ -1,7 +1,7 @@
 import type { SaConfig } from '@espresso/esp';
 import type { GroupResourceKind, SaBinding } from '@espresso/sad';
 import { compileSpd, type Policy, parsePolicyConfig, type SpdSnapshot } from '@espresso/spd';
-import type { IpVersionChoice } from '../traffic/flows.ts';
+import type { IpVersionChoice } from '@espresso/traffic';
 
 /** Gateway A's outer address (it encrypts) and gateway B's (it decrypts). */
 export const GATEWAY_A = '192.0.2.1';
