@@ -1,6 +1,8 @@
 import type { Command } from './command.ts';
+import { captureCommand } from './commands/capture.ts';
 import { configCommand } from './commands/config.ts';
 import { demoCommand } from './commands/demo.ts';
+import { interfacesCommand } from './commands/interfaces.ts';
 import { monitorCommand } from './commands/monitor.ts';
 import { offloadCommand } from './commands/offload.ts';
 import { policyCommand } from './commands/policy.ts';
@@ -21,6 +23,8 @@ export const commands: readonly Command[] = [
   configCommand,
   statsCommand,
   offloadCommand,
+  interfacesCommand,
+  captureCommand,
   monitorCommand,
   processCommand,
   versionCommand,
