@@ -10,7 +10,7 @@ export function registerSystemRoutes(app: FastifyInstance, cp: ControlPlane, ver
     title: 'Espresso',
     version,
     description:
-      'Control plane of a userspace IPsec dataplane: SAs, SA groups, SPI allocation, policies, configuration, statistics, events.',
+      'Control plane of a userspace IPsec dataplane: SAs, SA groups, SPI allocation, policies, configuration, statistics, events, offload placement, gateway interfaces and packet captures.',
   });
 
   register(app, routes.getHealth, () => ({
