@@ -207,14 +207,17 @@ class CaptureRun {
   /** Made packets that came while no packet of the window was fed: written first. */
   private leading: Uint8Array[] = [];
   private lastSeconds = 0;
+  /** While collecting what went back toward the input's side. */
+  private backward = false;
   private lastNanoseconds = 0;
   private readonly visit: PacketVisitor = (bytes, offset, length, _worker, tag, moved) => {
     const copy = bytes.slice(offset, offset + length);
     this.totals.outPackets++;
     this.totals.outBytes += length;
     if (tag >= MADE_TAG) {
-      // A mode made it out of an ESP packet's batch: ESP changed it whatever its offset says.
-      this.totals.changed++;
+      // A mode made it out of an ESP packet's batch: ESP changed it whatever its offset says. What
+      // went back toward the input's side is an ICMP error, neither protected nor decrypted.
+      if (!this.backward) this.totals.changed++;
       this.madeCame++;
       const index = Math.min(tag - MADE_TAG, this.fed - 1);
       if (index < 0) {
@@ -377,10 +380,18 @@ class CaptureRun {
     }
   }
 
-  /** Takes what the workers sent on and relays hand-offs; lets the event loop run when nothing came. */
+  /**
+   * Takes what the workers sent on and relays hand-offs; lets the event loop run when nothing came.
+   * Packets sent back toward the input's side (ICMP errors a don't-fragment IP-TFS SA answers too-big
+   * packets with) are written to the output as well.
+   */
   private async collect(): Promise<void> {
     this.pool.io.pump();
-    if (this.collector.collect(this.to, this.visit) === 0) await yieldToEvents();
+    let n = this.collector.collect(this.to, this.visit);
+    this.backward = true;
+    n += this.collector.collect(this.from, this.visit);
+    this.backward = false;
+    if (n === 0) await yieldToEvents();
   }
 
   /**

@@ -3,6 +3,7 @@ import {
   createModeOutlet,
   createPacketVector,
   EspOutbound,
+  iptfsStateOf,
   type ModeOutlet,
   type PacketVector,
   type SaRuntime,
@@ -158,8 +159,35 @@ export class OutboundStage {
       v.length[i] = g.length[j]!;
       v.verdict[i] = g.verdict[j]!;
       if (g.verdict[j] === VERDICT_FORWARD) counters[ProcessCounter.protected]! += 1;
+      else if (g.verdict[j] === DropReason.tooBig)
+        this.answerTooBig(v, i, sas[this.groupSa[this.groupOf[i]!]!]!);
     }
     finishBatch(counters, v);
+  }
+
+  /**
+   * A don't-fragment IP-TFS SA refused packet `i` of `v` as too big (RFC 9347 §2.2.6): the ICMP error
+   * its sender builds goes back toward the inside, written after the packet's place in the output. The
+   * packet itself stays dropped as tooBig.
+   */
+  private answerTooBig(v: PacketVector, i: number, sa: SaRuntime): void {
+    const sender = iptfsStateOf(sa)?.sender ?? null;
+    const made = this.made;
+    const m = made.vector;
+    if (sender === null || m.count === m.capacity || !made.claim(m, m.count)) return;
+    const k = m.count;
+    // The builder checks the error fits in what it is given: the claimed slot only.
+    const slot = made.buffer.subarray(0, m.end[k]!);
+    const length = sender.tooBig(slot, m.offset[k]!, v.buffer, v.offset[i]!, v.length[i]!);
+    // None may be sent (RFC 1812 §4.3.2.7, RFC 4443 §2.4): the claimed slot stays unused.
+    if (length === 0) return;
+    m.length[k] = length;
+    m.verdict[k] = VERDICT_FORWARD;
+    made.after[k] = i;
+    m.count++;
+    const counters = this.dp.counters;
+    counters[ProcessCounter.packetsOut]! += 1;
+    counters[ProcessCounter.bytesOut]! += length;
   }
 
   /**
@@ -194,7 +222,11 @@ export class OutboundStage {
 function outerSlots(dp: ProcessDatapath, capacity: number): MadePackets {
   const { headroom, tailroom } = processSlotLayout;
   let largest = 0;
-  for (const sa of dp.polledOut) largest = Math.max(largest, sa.params.iptfs?.packetSize || 1500);
+  for (const sa of dp.polledOut) {
+    largest = Math.max(largest, sa.params.iptfs?.packetSize || 1500);
+    // A don't-fragment SA answers too-big packets with an ICMP error of up to the IPv6 minimum MTU.
+    if (sa.params.iptfs?.dontFragment === true) largest = Math.max(largest, 1280);
+  }
   if (largest === 0) return new MadePackets(0, 0, headroom);
   return new MadePackets(capacity, Math.ceil((headroom + largest + tailroom) / 64) * 64, headroom);
 }

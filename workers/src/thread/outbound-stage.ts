@@ -3,15 +3,17 @@ import {
   createModeOutlet,
   createPacketVector,
   EspOutbound,
+  iptfsStateOf,
   type ModeOutlet,
   type PacketVector,
+  type SaRuntime,
   setPacket,
   VERDICT_CONSUMED,
   VERDICT_FORWARD,
 } from '@espresso/esp';
 import { Direction, Verdict } from '@espresso/spd';
 import { createFlowKey, extractFlowKey, WIRE_OK } from '@espresso/wire';
-import { readSlotStamp, writeHandoffTarget } from '../shared/slot-headroom.ts';
+import { readSlotStamp, writeHandoffTarget, writeSlotTag } from '../shared/slot-headroom.ts';
 import { WorkerExtra } from '../shared/worker-control.ts';
 import type { AcquireRaiser } from './acquire-raiser.ts';
 import { DropTrace } from './drop-trace.ts';
@@ -37,6 +39,11 @@ const Fate = {
   handoff: 3,
   /** Taken in by its SA's mode (IP-TFS queued it): the slot is free again, nothing was dropped. */
   consumed: 4,
+  /**
+   * Dropped as too big by a don't-fragment IP-TFS SA and answered: its slot now holds the ICMP error
+   * the SA's sender built, which goes to the inside.
+   */
+  reply: 5,
 } as const;
 
 /**
@@ -64,6 +71,8 @@ export class OutboundStage {
   private readonly groupStart: Uint32Array;
   private readonly tx: TxBatch;
   private readonly handoff: TxBatch;
+  /** ICMP errors for packets too big for a don't-fragment IP-TFS SA, to the inside. */
+  private readonly replies: TxBatch;
   private readonly drops: DropTrace;
   private epoch = 0;
   /** Outer packets SA modes make on poll (IP-TFS), in pool slots from `ModePackets`. */
@@ -98,6 +107,7 @@ export class OutboundStage {
     this.groupStart = new Uint32Array(n + 1);
     this.tx = new TxBatch(ctx, ctx.txOutside, n);
     this.handoff = new TxBatch(ctx, ctx.handoff, n);
+    this.replies = new TxBatch(ctx, ctx.txInside, n);
     this.drops = new DropTrace(ctx, n);
     this.modeVector = createPacketVector(ctx.bytes, modes === null ? 0 : n);
     this.modeTx = new TxBatch(ctx, ctx.txOutside, modes === null ? 0 : n);
@@ -263,6 +273,39 @@ export class OutboundStage {
     return this.pollModes(this.lastNow, true);
   }
 
+  /**
+   * A don't-fragment IP-TFS SA refused packet j of the vector (batch index i) as too big (RFC 9347
+   * §2.2.6): its sender builds the ICMP error in the packet's own slot, to go to the inside as a packet
+   * the mode made. The inner packet counts as dropped (tooBig). False when no error may be sent.
+   */
+  private answerTooBig(
+    runtime: SaRuntime,
+    v: PacketVector,
+    j: number,
+    descs: Uint32Array,
+    i: number,
+  ): boolean {
+    const modes = this.modes;
+    const sender = iptfsStateOf(runtime)?.sender ?? null;
+    if (modes === null || sender === null) return false;
+    const ctx = this.ctx;
+    const pool = ctx.pool;
+    const slot = descs[i << 1]! & SLOT_MASK;
+    const start = slot * pool.slotSize;
+    const at = pool.dataOffset(slot);
+    // The builder moves the quoted bytes first (the same array in and out tells it they overlap), and
+    // writes no further than the end of what it is given: this slot.
+    const bytes = ctx.bytes.subarray(0, v.end[j]!);
+    const length = sender.tooBig(bytes, at, bytes, v.offset[j]!, v.length[j]!);
+    if (length === 0) return false;
+    ctx.counters.drop(DropReason.tooBig, v.length[j]!);
+    writeSlotTag(ctx.bytes, start, modes.madeTag);
+    ctx.extra[WorkerExtra.modeMade]!++;
+    descs[(i << 1) + 1] = (((at - start) << 16) | length) >>> 0;
+    this.fate[i] = Fate.reply;
+    return true;
+  }
+
   /** Lays the protected packets out grouped by SA, runs ESP once per group, updates their descriptors. */
   private protect(descs: Uint32Array, n: number, groups: number, now: number): void {
     const pool = this.ctx.pool;
@@ -301,6 +344,7 @@ export class OutboundStage {
           this.fate[i] = Fate.consumed;
           continue;
         }
+        if (verdict === DropReason.tooBig && this.answerTooBig(route.runtime!, v, j, descs, i)) continue;
         if (verdict !== VERDICT_FORWARD) {
           this.dropAt(i, verdict);
           continue;
@@ -316,6 +360,8 @@ export class OutboundStage {
     const ctx = this.ctx;
     const tx = this.tx;
     const handoff = this.handoff;
+    const replies = this.replies;
+    let answered = 0;
     const drops = this.drops;
     drops.begin();
     for (let i = 0; i < n; i++) {
@@ -323,13 +369,17 @@ export class OutboundStage {
       this.routeOf[i] = null;
       if (fate === Fate.pass || fate === Fate.protect) tx.add(descs, i);
       else if (fate === Fate.handoff) handoff.add(descs, i);
-      else if (fate === Fate.consumed) {
+      else if (fate === Fate.reply) {
+        replies.add(descs, i);
+        answered++;
+      } else if (fate === Fate.consumed) {
         ctx.pool.free(descs[i << 1]! & SLOT_MASK);
         ctx.extra[WorkerExtra.modeConsumed]!++;
       } else drops.drop(descs, i, this.reason[i] as DropReason);
     }
     tx.flush(true);
     drops.flush();
+    if (answered > 0) ctx.extra[WorkerExtra.modeMadeDrops]! += answered - replies.flush(true);
     const handed = handoff.flush(false);
     if (handed !== 0) ctx.extra[WorkerExtra.handoffsOut]! += handed;
   }
