@@ -17,6 +17,7 @@ describe('IP-TFS configuration', () => {
       congestionControl: false,
       ecn: false,
       padToSize: false,
+      congestionPair: null,
     });
     assert.equal(resolveIptfsConfig(undefined).reorderWindow, 3);
   });

@@ -90,6 +90,14 @@ export const IptfsConfigSchema = Type.Object(
           'pad every outer packet to the full size even on demand (constant-rate mode always does); default false, as Linux',
       }),
     ),
+    congestionPair: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description:
+          'RFC 9347 §6: the outbound and the inbound SA of this gateway with the same label share congestion control: the inbound one measures the loss its peer suffers and takes the congestion headers its peer sends, the outbound one reports that loss and adapts its rate to what the peer reports; requires congestionControl',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -111,6 +119,8 @@ export interface IptfsParameters {
   readonly congestionControl: boolean;
   readonly ecn: boolean;
   readonly padToSize: boolean;
+  /** The label pairing this SA with the opposite-direction SA it shares congestion control with, or null. */
+  readonly congestionPair: string | null;
 }
 
 export const IPTFS_DEFAULTS = {
@@ -169,6 +179,12 @@ export function validateIptfsConfig(input: unknown, basePath = ''): IptfsConfigI
       message: `must be 0 (path MTU) or at least ${IPTFS_MIN_PACKET_SIZE}`,
     });
   }
+  if (c.congestionPair !== undefined && c.congestionControl !== true) {
+    issues.push({
+      path: `${basePath}/congestionPair`,
+      message: 'needs congestionControl: the pair shares congestion control',
+    });
+  }
   if (c.congestionControl === true && c.constantRate === undefined) {
     issues.push({
       path: `${basePath}/congestionControl`,
@@ -195,5 +211,6 @@ export function resolveIptfsConfig(input: unknown, basePath = ''): IptfsParamete
     congestionControl: c.congestionControl ?? false,
     ecn: c.ecn ?? false,
     padToSize: c.padToSize ?? false,
+    congestionPair: c.congestionPair ?? null,
   };
 }

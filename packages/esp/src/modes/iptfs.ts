@@ -81,6 +81,32 @@ export function iptfsPayloadBytes(sa: SaRuntime, outerPacketBytes: number): numb
   return Math.floor(room / sa.alignBytes) * sa.alignBytes - 2;
 }
 
+/**
+ * The congestion control each datapath's SA pairs share (`iptfs.congestionPair`), by label: built by
+ * the first SA of the pair, from its rate and packet size (the pair's SAs are expected to agree).
+ */
+const pairsByEnvironment = new WeakMap<ModeEnvironment, Map<string, IptfsCongestion>>();
+
+function pairedCongestion(
+  env: ModeEnvironment,
+  params: IptfsParameters,
+  build: () => IptfsCongestion,
+): IptfsCongestion {
+  const label = params.congestionPair;
+  if (label === null) return build();
+  let pairs = pairsByEnvironment.get(env);
+  if (pairs === undefined) {
+    pairs = new Map();
+    pairsByEnvironment.set(env, pairs);
+  }
+  let congestion = pairs.get(label);
+  if (congestion === undefined) {
+    congestion = build();
+    pairs.set(label, congestion);
+  }
+  return congestion;
+}
+
 /** Builds the sender (outbound) or receiver (inbound) of an SA from its `iptfs` parameters. */
 function buildState(sa: SaRuntime, env: ModeEnvironment): IptfsSaState {
   // A runtime built from parameters without them (a renamed tunnel configuration) takes the defaults.
@@ -90,7 +116,11 @@ function buildState(sa: SaRuntime, env: ModeEnvironment): IptfsSaState {
   if (sa.direction === 'out') {
     const outer = params.packetSize > 0 ? params.packetSize : (env.pathMtu ?? DEFAULT_PATH_MTU);
     const congestion = params.congestionControl
-      ? new IptfsCongestion(params.bitsPerSecond / (8 * outer), outer, now, params.ecn)
+      ? pairedCongestion(
+          env,
+          params,
+          () => new IptfsCongestion(params.bitsPerSecond / (8 * outer), outer, now, params.ecn),
+        )
       : null;
     // The sender's own drop counts stay private: each refused packet's reason is its verdict, which
     // ESP counts on the SA.
@@ -113,6 +143,14 @@ function buildState(sa: SaRuntime, env: ModeEnvironment): IptfsSaState {
           sink,
           drops,
           firstSequence: replay.topHigh * 2 ** 32 + replay.topLow + 1,
+          // The inbound half of a pair measures the peer's loss and takes its congestion headers.
+          congestion:
+            params.congestionControl && params.congestionPair !== null
+              ? pairedCongestion(env, params, () => {
+                  const outer = params.packetSize > 0 ? params.packetSize : (env.pathMtu ?? DEFAULT_PATH_MTU);
+                  return new IptfsCongestion(params.bitsPerSecond / (8 * outer), outer, now, params.ecn);
+                })
+              : null,
         });
   return { sender: null, receiver, ecnCapable: params.ecn, drops };
 }
