@@ -10,6 +10,7 @@ export {
   iptfsMode,
   iptfsPayloadBytes,
   iptfsStateOf,
+  setIptfsPathMtu,
 } from './modes/iptfs.ts';
 export {
   createModeOutlet,

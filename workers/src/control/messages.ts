@@ -59,6 +59,16 @@ export type ControlMessage =
    * the time of the worker's last batch, then the worker publishes as for 'sync' and acknowledges.
    */
   | { readonly kind: 'drain-modes'; readonly version: number }
+  /**
+   * The path MTU of an outbound SA changed (io's path table learned it): an IP-TFS SA whose packetSize
+   * is 0 sends outer packets of this size from its next payload on (its owner applies it).
+   */
+  | {
+      readonly kind: 'sa-path-mtu';
+      readonly version: number;
+      readonly name: string;
+      readonly pathMtu: number;
+    }
   /** Asks what the worker holds (tests, diagnostics); answered with a 'probe' report. */
   | { readonly kind: 'probe'; readonly id: number }
   /** Tests: make the worker fail the way a bug would. */

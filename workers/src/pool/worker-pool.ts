@@ -288,6 +288,17 @@ export class WorkerPool {
     return this.acks.expect(version);
   }
 
+  /**
+   * An outbound SA's path MTU changed: an IP-TFS SA whose packetSize is 0 follows it (its owner resizes
+   * the outer packets it packs from then on); other SAs ignore it.
+   */
+  async setPathMtu(name: string, pathMtu: number): Promise<PoolAck> {
+    this.checkOpen();
+    const version = ++this.version;
+    for (const handle of this.handles) this.post(handle, { kind: 'sa-path-mtu', version, name, pathMtu });
+    return this.acks.expect(version);
+  }
+
   // State and counters
 
   placement(name: string): SaPlacement | undefined {

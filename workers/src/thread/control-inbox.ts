@@ -1,4 +1,5 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
+import { setIptfsPathMtu } from '@espresso/esp';
 import { fromTransfer } from '@espresso/spd';
 import type { ControlMessage, WorkerProbe } from '../control/messages.ts';
 import type { ClockSource } from '../options/pool-options.ts';
@@ -83,6 +84,11 @@ export class ControlInbox {
           // Counts are by policy index, and the new snapshot's indexes are other policies.
           ctx.resetPolicyCounts(message.version);
           break;
+        case 'sa-path-mtu': {
+          const runtime = this.sas.byName.get(message.name)?.runtime ?? null;
+          if (runtime !== null) setIptfsPathMtu(runtime, message.pathMtu);
+          break;
+        }
         case 'drain-modes':
           this.drainModes?.();
           this.sas.publishCounters();

@@ -82,6 +82,19 @@ export function iptfsPayloadBytes(sa: SaRuntime, outerPacketBytes: number): numb
 }
 
 /**
+ * The path MTU of an outbound IP-TFS SA changed (an ICMP error about its packets lowered it, or it aged
+ * back up): an SA whose `packetSize` is 0 sends outer packets of the new size from its next payload on.
+ * Returns whether the SA follows the path MTU (false for an SA of another mode or direction, or with a
+ * fixed packetSize); a size too small for one octet of data after the header is ignored by the sender.
+ */
+export function setIptfsPathMtu(sa: SaRuntime, pathMtu: number): boolean {
+  const sender = iptfsStateOf(sa)?.sender ?? null;
+  if (sender === null || (sa.params.iptfs?.packetSize ?? 0) !== 0) return false;
+  sender.setPayloadBytes(iptfsPayloadBytes(sa, pathMtu));
+  return true;
+}
+
+/**
  * The congestion control each datapath's SA pairs share (`iptfs.congestionPair`), by label: built by
  * the first SA of the pair, from its rate and packet size (the pair's SAs are expected to agree).
  */
