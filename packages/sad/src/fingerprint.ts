@@ -55,8 +55,11 @@ export class KeyIdentityHasher {
 
   constructor(secret: Uint8Array) {
     const key = Buffer.alloc(blockBytes);
-    if (secret.length > blockBytes) hash('sha256', secret, 'buffer').copy(key);
-    else key.set(secret);
+    if (secret.length > blockBytes) {
+      const digest = hash('sha256', secret, 'buffer');
+      digest.copy(key);
+      digest.fill(0);
+    } else key.set(secret);
     this.#inner = Buffer.alloc(blockBytes + 256);
     this.#outer = Buffer.alloc(blockBytes + 32);
     for (let i = 0; i < blockBytes; i++) {
