@@ -207,6 +207,8 @@ class CaptureRun {
   /** Made packets that came while no packet of the window was fed: written first. */
   private leading: Uint8Array[] = [];
   private lastSeconds = 0;
+  /** The window index the last made packet was put after (-1: before the window's first packet). */
+  private madeIndex = -1;
   /** While collecting what went back toward the input's side. */
   private backward = false;
   private lastNanoseconds = 0;
@@ -219,7 +221,10 @@ class CaptureRun {
       // went back toward the input's side is an ICMP error, neither protected nor decrypted.
       if (!this.backward) this.totals.changed++;
       this.madeCame++;
-      const index = Math.min(tag - MADE_TAG, this.fed - 1);
+      // Made packets keep the order they came in (an SA's sequence order): a batch of hand-offs can
+      // carry older tags than the batch before it.
+      const index = Math.max(Math.min(tag - MADE_TAG, this.fed - 1), this.madeIndex);
+      this.madeIndex = index;
       if (index < 0) {
         this.leading.push(copy);
         return;
@@ -353,6 +358,7 @@ class CaptureRun {
     }
     this.fed = 0;
     this.came = 0;
+    this.madeIndex = -1;
     this.settledAtStart = this.settled();
   }
 

@@ -116,6 +116,11 @@ describe('IP-TFS through espresso process --workers 2', () => {
       assert.equal(p[9], IpProtocol.esp);
       assert.equal(readU32(p, 20), 0x7302);
     }
+    assert.deepEqual(
+      outer.map((p) => readU32(p, 24)),
+      outer.map((_, i) => i + 1),
+      'written in sequence order',
+    );
     assert.equal(a.input.packets, inner.length);
     assert.equal(a.output.packets, outer.length);
     assert.equal(a.protected, outer.length);
