@@ -1,4 +1,4 @@
-import { Topology } from '../../../test/src/e2e/topology.ts';
+import { Topology } from '@espresso/test/topology';
 import { attempt, run } from './shell.ts';
 
 /**

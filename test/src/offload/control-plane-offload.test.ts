@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ApiRequestError, EspressoClient, routes, type SaCreate } from '@espresso/api';
-import { ControlPlane, createApiServer, InProcessDatapath } from '@espresso/control-plane';
+import { ControlPlane, createApiServer, InProcessDatapath, runEspresso } from '@espresso/control-plane';
 import { innerPacket } from '@espresso/esp/testing';
 import {
   EmulatedNicDriver,
@@ -13,7 +13,6 @@ import {
   SoftwareDriver,
 } from '@espresso/offload';
 import type { FastifyInstance } from 'fastify';
-import { runEspresso } from '../../../control-plane/src/cli/main.ts';
 
 function isNotFound(error: unknown): boolean {
   return error instanceof ApiRequestError && error.status === 404;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApiRequestError, EspressoClient, routes, type SaCreate } from '@espresso/api';
-import { ControlPlane, createApiServer } from '@espresso/control-plane';
+import { ControlPlane, createApiServer, WorkerPoolDatapath } from '@espresso/control-plane';
 import {
   createSaRuntime,
   EspInbound,
@@ -14,7 +14,6 @@ import { ADDRESSES, algorithmCases, innerPacket, saPair, vectorOf } from '@espre
 import { IpProtocol, readU32 } from '@espresso/wire';
 import { PoolDriver } from '@espresso/workers/testing';
 import type { FastifyInstance } from 'fastify';
-import { WorkerPoolDatapath } from '../../../control-plane/src/datapath/worker-pool-datapath.ts';
 
 /**
  * IP-TFS SAs through the HTTP API, as an IKE daemon would install them, onto the worker pool that
