@@ -4,10 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createSaRuntime, EspOutbound, type SaConfig } from '@espresso/esp';
+import { createSaRuntime, EspOutbound } from '@espresso/esp';
 import {
   ADDRESSES,
-  type AlgorithmCase,
   algorithmCases,
   hex,
   innerPacket,
@@ -16,6 +15,7 @@ import {
   vectorOf,
 } from '@espresso/esp/testing';
 import { LinkType, PcapWriter } from '@espresso/pcap';
+import { espSaLine, tsharkCipher } from './tshark-esp-sa.ts';
 
 /**
  * tshark, told the SAs through its esp_sa table, decrypts what Espresso sends and dissects the inner
@@ -26,28 +26,6 @@ import { LinkType, PcapWriter } from '@espresso/pcap';
  * and no AES-GMAC, which are left to the scapy tests. BEET packets are transport mode on the wire and
  * are dissected as such.
  */
-
-const tsharkEncryption: Record<string, string> = {
-  'aes-gcm-8': 'AES-GCM with 8 octet ICV [RFC4106]',
-  'aes-gcm-12': 'AES-GCM with 12 octet ICV [RFC4106]',
-  'aes-gcm-16': 'AES-GCM with 16 octet ICV [RFC4106]',
-  'aes-cbc': 'AES-CBC [RFC3602]',
-  null: 'NULL',
-};
-
-const tsharkAuthentication: Record<string, string> = {
-  none: 'NULL',
-  'hmac-sha256-128': 'HMAC-SHA-256-128 [RFC4868]',
-  'hmac-sha384-192': 'HMAC-SHA-384-192 [RFC4868]',
-  'hmac-sha512-256': 'HMAC-SHA-512-256 [RFC4868]',
-};
-
-function tsharkName(alg: AlgorithmCase): string | undefined {
-  const e = alg.encryption;
-  return e.algorithm === 'aes-gcm'
-    ? tsharkEncryption[`aes-gcm-${e.icvBytes ?? 16}`]
-    : tsharkEncryption[e.algorithm];
-}
 
 type Mode = 'tunnel' | 'transport' | 'beet';
 
@@ -65,15 +43,6 @@ let dir = '';
 const sent: Sent[] = [];
 let rows: string[][] = [];
 
-function uatLine(c: SaConfig, alg: AlgorithmCase): string {
-  const v = c.local.includes(':') ? 'IPv6' : 'IPv4';
-  const key = c.encryption.key === '' ? '' : `0x${c.encryption.key}`;
-  const auth = c.integrity?.algorithm ?? 'none';
-  const authKey = c.integrity?.key === undefined ? '' : `0x${c.integrity.key}`;
-  const spi = `0x${Number(c.spi).toString(16).padStart(8, '0')}`;
-  return `"${v}","${c.local}","${c.remote}","${spi}","${tsharkName(alg)}","${key}","${tsharkAuthentication[auth]}","${authKey}"`;
-}
-
 describe('tshark decrypts and dissects what Espresso sends', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'espresso-tshark-'));
@@ -84,7 +53,7 @@ describe('tshark decrypts and dissects what Espresso sends', () => {
     });
     let spi = 0x30000;
     for (const alg of algorithmCases(11)) {
-      if (tsharkName(alg) === undefined) continue;
+      if (tsharkCipher(alg) === undefined) continue;
       for (const mode of ['tunnel', 'transport', 'beet'] as const) {
         for (const outerVersion of [4, 6] as const) {
           for (const innerVersion of mode === 'transport' ? [outerVersion] : ([4, 6] as const)) {
@@ -101,7 +70,7 @@ describe('tshark decrypts and dissects what Espresso sends', () => {
                   esn,
                   initialSequence: first,
                 });
-                uat.push(uatLine(pair.out, alg));
+                uat.push(espSaLine(pair.out, alg));
                 const a = ADDRESSES[mode === 'transport' ? outerVersion : innerVersion];
                 const inner = SIZES.map((payloadBytes, seed) =>
                   innerPacket({
