@@ -37,8 +37,8 @@ function wireSummary(file: string) {
       spis.add(spi!);
     } else if (protocol === '17' && udpPorts === '4500,4500') {
       // NAT keepalives: one byte, no SPI.
-    } else if (protocol === '58') {
-      // IPv6 neighbour discovery on the link itself.
+    } else if (protocol === '58' || (protocol === '0' && udpPorts === '' && tcpPorts === '')) {
+      // IPv6 neighbour discovery and MLD reports (behind a hop-by-hop header) on the link itself.
     } else {
       other.push(`proto ${protocol} tcp ${tcpPorts} icmp ${icmp}`);
     }
