@@ -159,24 +159,10 @@ export class EspInbound {
     const batch = this.batch;
     const epoch = ++lastEpoch;
     this.epoch = epoch;
-    let groups = 0;
     this.accepted = 0;
 
     // Pass 1: parse, look up, check replay; accepted packets go to the crypto batch in arrival order.
-    for (let i = from; i < to; i++) {
-      v.sa[i] = -1;
-      const sa = this.classify(v, i, domain, now);
-      if (sa === null) continue;
-      if (sa.batchEpoch !== epoch) {
-        sa.batchEpoch = epoch;
-        sa.batchSlot = groups;
-        this.groupSa[groups] = sa;
-        this.groupCount[groups] = 0;
-        groups++;
-      }
-      this.groupCount[sa.batchSlot]!++;
-      this.entryGroup[this.accepted - 1] = sa.batchSlot;
-    }
+    const groups = this.classify(v, from, to, domain, now);
     const k = this.accepted;
     batch.count = k;
     this.groupStart[0] = 0;
@@ -194,27 +180,9 @@ export class EspInbound {
       } catch {
         engineFailed = true;
       }
-      let packets = 0;
-      let bytes = 0;
-      for (let j = start; j < end; j++) {
-        const i = this.index[j]!;
-        this.delivering = i;
-        const verdict = engineFailed ? DropReason.engineError : this.finish(sa, v, i, batch, j, now);
-        if (verdict !== VERDICT_FORWARD && verdict !== VERDICT_CONSUMED) {
-          this.dropFor(sa, v, i, verdict);
-          continue;
-        }
-        v.verdict[i] = verdict;
-        v.sa[i] = sa.id;
-        packets++;
-        bytes += this.packet.payloadLength;
-        if (verdict === VERDICT_FORWARD) delivered++;
-      }
-      const c = sa.counters;
-      c[CounterSlot.packets]! += packets;
-      c[CounterSlot.bytes]! += bytes;
-      this.totals[CounterSlot.packets]! += packets;
-      this.totals[CounterSlot.bytes]! += bytes;
+      delivered += engineFailed
+        ? this.failGroup(sa, v, start, end)
+        : this.finishGroup(sa, v, start, end, now);
       sa.reportLifetime(now);
       this.groupSa[g] = null;
     }
@@ -222,227 +190,337 @@ export class EspInbound {
     return delivered;
   }
 
-  /** Pass 1 for packet i: returns its SA when it may go to the engine, else records the drop. */
-  private classify(v: PacketVector, i: number, domain: number, now: number): SaRuntime | null {
+  /**
+   * Pass 1 over packets [from, to): each is parsed, its SA found and the replay window checked; those
+   * that may go to the engine become crypto entries in arrival order, counted per SA group, the others
+   * are dropped with their reason. Returns the number of SA groups.
+   */
+  private classify(v: PacketVector, from: number, to: number, domain: number, now: number): number {
+    const epoch = this.epoch;
+    let groups = 0;
+    let accepted = 0;
     const buf = v.buffer;
-    const o = v.offset[i]!;
-    const length = v.length[i]!;
-    if (length < 1 || o >= buf.length) return this.dropEarly(v, i, DropReason.truncated);
-    const first = buf[o]!;
-    let version: 4 | 6 = 4;
-    let protocol: number;
-    let l4: number;
-    let end: number;
-    let dst: number;
-    let src: number;
-    if (first === 0x45) {
-      // An IPv4 header without options, as nearly every outer header is: five aligned-free word reads
-      // instead of the general parser, with the same checks in the same order.
-      if (length < 20 || o + 20 > buf.length) return this.dropEarly(v, i, DropReason.truncated);
-      const dv = this.view;
-      const w0 = dv.getUint32(o);
-      const w1 = dv.getUint32(o + 4);
-      const w2 = dv.getUint32(o + 8);
-      const w3 = dv.getUint32(o + 12);
-      const w4 = dv.getUint32(o + 16);
-      const totalLength = w0 & 0xffff;
-      if (totalLength < 20 || totalLength > length || totalLength > buf.length - o) {
-        return this.dropEarly(v, i, DropReason.badTotalLength);
-      }
-      let sum =
-        (w0 >>> 16) +
-        (w0 & 0xffff) +
-        (w1 >>> 16) +
-        (w1 & 0xffff) +
-        (w2 >>> 16) +
-        (w2 & 0xffff) +
-        (w3 >>> 16) +
-        (w3 & 0xffff) +
-        (w4 >>> 16) +
-        (w4 & 0xffff);
-      sum = (sum >>> 16) + (sum & 0xffff);
-      sum = (sum >>> 16) + (sum & 0xffff);
-      if (sum !== 0xffff) return this.dropEarly(v, i, DropReason.badChecksum);
-      if ((w1 & 0x3fff) !== 0) return this.dropEarly(v, i, DropReason.fragment);
-      protocol = (w2 >>> 16) & 0xff;
-      l4 = o + 20;
-      end = o + totalLength;
-      this.nextHeaderField[i] = o + 9;
-      src = o + 12;
-      dst = o + 16;
-    } else if (first >>> 4 === 4) {
-      const r = parseIpv4Header(buf, o, length, h4);
-      if (r !== WIRE_OK) return this.dropEarly(v, i, r);
-      if (h4.moreFragments || h4.fragmentOffset !== 0) return this.dropEarly(v, i, DropReason.fragment);
-      protocol = h4.protocol;
-      l4 = h4.payloadOffset;
-      end = o + h4.totalLength;
-      this.nextHeaderField[i] = o + 9;
-      src = o + 12;
-      dst = o + 16;
-    } else if (first >>> 4 === 6) {
-      version = 6;
-      let r = parseIpv6Header(buf, o, length, h6);
-      if (r !== WIRE_OK) return this.dropEarly(v, i, r);
-      end = o + 40 + h6.payloadLength;
-      r = walkIpv6Extensions(buf, o, end, chain);
-      if (r !== WIRE_OK) return this.dropEarly(v, i, r);
-      if (chain.fragmentHeaderOffset !== -1) return this.dropEarly(v, i, DropReason.fragment);
-      protocol = chain.upperProtocol;
-      l4 = chain.upperOffset;
-      this.nextHeaderField[i] = chain.nextHeaderFieldOffset;
-      src = o + 8;
-      dst = o + 24;
-    } else {
-      return this.dropEarly(v, i, DropReason.badVersion);
-    }
-    this.ipHeaderBytes[i] = l4 - o;
-
-    let esp = l4;
-    let espEnd = end;
-    if (protocol === IpProtocol.udp) {
-      let r = parseUdpHeader(buf, l4, end - l4, udp);
-      if (r !== WIRE_OK) return this.dropEarly(v, i, r);
-      r =
-        version === 4
-          ? verifyUdpChecksumIpv4(
-              buf,
-              l4,
-              udp.length,
-              ipv4PseudoHeaderSum(buf, o, IpProtocol.udp, udp.length),
-            )
-          : verifyUdpChecksumIpv6(
-              buf,
-              l4,
-              udp.length,
-              ipv6PseudoHeaderSum(buf, src, dst, IpProtocol.udp, udp.length),
-              true,
-            );
-      if (r !== WIRE_OK) return this.dropEarly(v, i, r);
-      esp = l4 + 8;
-      espEnd = l4 + udp.length;
-      const payload = espEnd - esp;
-      if (payload === 1 && buf[esp] === 0xff) return this.dropEarly(v, i, DropReason.natKeepalive);
-      if (payload >= 4 && readU32(buf, esp) === 0) {
-        if (this.ikeSink !== null) {
-          try {
-            this.ikeSink(buf, esp + 4, payload - 4, i);
-          } catch {
-            // The IKE side's failure is not the datapath's: the packet is accounted for either way.
-          }
-        }
-        return this.dropEarly(v, i, DropReason.ikeMarker);
-      }
-      this.udpOffset[i] = l4;
-    } else if (protocol === IpProtocol.esp) {
-      this.udpOffset[i] = 0;
-    } else {
-      return this.dropEarly(v, i, DropReason.unsupportedProtocol);
-    }
-    const espLength = espEnd - esp;
-    if (espLength < 8) return this.dropEarly(v, i, DropReason.runt);
-
-    const spi = this.view.getUint32(esp);
-    const sa = this.table.lookup(domain, spi, version, buf, dst, src);
-    if (sa === null) return this.dropEarly(v, i, this.table.lastMiss);
-    let verdict: number = VERDICT_FORWARD;
-    if (sa.destroyed) verdict = DropReason.noState;
-    else if (sa.lifetime.expired) verdict = DropReason.stateExpired;
-    else if (sa.encap !== (protocol === IpProtocol.udp)) verdict = DropReason.stateMismatch;
-    else if (espLength < sa.minimumOverhead) verdict = DropReason.runt;
-    else if ((espLength - sa.espHeaderBytes - sa.icvBytes) % sa.alignBytes !== 0 && sa.alignBytes > 4) {
-      verdict = DropReason.badTotalLength;
-    }
-    if (verdict !== VERDICT_FORWARD) return this.dropFor(sa, v, i, verdict);
-    // Time lifetimes once per SA per batch: the first time this batch meets the SA.
-    if (sa.batchEpoch !== this.epoch) {
-      sa.lifetime.checkTime(now);
-      if (sa.lifetime.expired) return this.dropFor(sa, v, i, DropReason.stateExpired);
-    }
-
-    const seqLow = this.view.getUint32(esp + 4);
-    const replay = sa.replay!;
-    let seqHigh = 0;
-    if (sa.esn) {
-      seqHigh = inferSequenceHigh(replay.topHigh, replay.topLow, replay.size, seqLow);
-      if (seqHigh < 0) return this.dropFor(sa, v, i, DropReason.outsideWindow);
-    }
-    const check = replay.check(seqHigh, seqLow);
-    if (check !== ReplayCheck.ok) {
-      return this.dropFor(
-        sa,
-        v,
-        i,
-        check === ReplayCheck.replay ? DropReason.replay : DropReason.outsideWindow,
-      );
-    }
-    const k = this.accepted++;
+    const view = this.view;
     const batch = this.batch;
-    batch.offset[k] = esp;
-    batch.length[k] = espLength;
-    batch.seqHigh[k] = seqHigh;
-    this.index[k] = i;
-    this.seqLow[i] = seqLow;
-    return sa;
+    const table = this.table;
+    for (let i = from; i < to; i++) {
+      v.sa[i] = -1;
+      const o = v.offset[i]!;
+      const length = v.length[i]!;
+      if (length < 1 || o >= buf.length) {
+        this.dropEarly(v, i, DropReason.truncated);
+        continue;
+      }
+      const first = buf[o]!;
+      let version: 4 | 6 = 4;
+      let protocol: number;
+      let l4: number;
+      let end: number;
+      let dst: number;
+      let src: number;
+      if (first === 0x45) {
+        // An IPv4 header without options, as nearly every outer header is: five aligned-free word reads
+        // instead of the general parser, with the same checks in the same order.
+        if (length < 20 || o + 20 > buf.length) {
+          this.dropEarly(v, i, DropReason.truncated);
+          continue;
+        }
+        const w0 = view.getUint32(o);
+        const w1 = view.getUint32(o + 4);
+        const w2 = view.getUint32(o + 8);
+        const w3 = view.getUint32(o + 12);
+        const w4 = view.getUint32(o + 16);
+        const totalLength = w0 & 0xffff;
+        if (totalLength < 20 || totalLength > length || totalLength > buf.length - o) {
+          this.dropEarly(v, i, DropReason.badTotalLength);
+          continue;
+        }
+        let sum =
+          (w0 >>> 16) +
+          (w0 & 0xffff) +
+          (w1 >>> 16) +
+          (w1 & 0xffff) +
+          (w2 >>> 16) +
+          (w2 & 0xffff) +
+          (w3 >>> 16) +
+          (w3 & 0xffff) +
+          (w4 >>> 16) +
+          (w4 & 0xffff);
+        sum = (sum >>> 16) + (sum & 0xffff);
+        sum = (sum >>> 16) + (sum & 0xffff);
+        if (sum !== 0xffff) {
+          this.dropEarly(v, i, DropReason.badChecksum);
+          continue;
+        }
+        if ((w1 & 0x3fff) !== 0) {
+          this.dropEarly(v, i, DropReason.fragment);
+          continue;
+        }
+        protocol = (w2 >>> 16) & 0xff;
+        l4 = o + 20;
+        end = o + totalLength;
+        this.nextHeaderField[i] = o + 9;
+        src = o + 12;
+        dst = o + 16;
+      } else if (first >>> 4 === 4) {
+        const r = parseIpv4Header(buf, o, length, h4);
+        if (r !== WIRE_OK) {
+          this.dropEarly(v, i, r);
+          continue;
+        }
+        if (h4.moreFragments || h4.fragmentOffset !== 0) {
+          this.dropEarly(v, i, DropReason.fragment);
+          continue;
+        }
+        protocol = h4.protocol;
+        l4 = h4.payloadOffset;
+        end = o + h4.totalLength;
+        this.nextHeaderField[i] = o + 9;
+        src = o + 12;
+        dst = o + 16;
+      } else if (first >>> 4 === 6) {
+        version = 6;
+        let r = parseIpv6Header(buf, o, length, h6);
+        if (r !== WIRE_OK) {
+          this.dropEarly(v, i, r);
+          continue;
+        }
+        end = o + 40 + h6.payloadLength;
+        r = walkIpv6Extensions(buf, o, end, chain);
+        if (r !== WIRE_OK) {
+          this.dropEarly(v, i, r);
+          continue;
+        }
+        if (chain.fragmentHeaderOffset !== -1) {
+          this.dropEarly(v, i, DropReason.fragment);
+          continue;
+        }
+        protocol = chain.upperProtocol;
+        l4 = chain.upperOffset;
+        this.nextHeaderField[i] = chain.nextHeaderFieldOffset;
+        src = o + 8;
+        dst = o + 24;
+      } else {
+        this.dropEarly(v, i, DropReason.badVersion);
+        continue;
+      }
+      this.ipHeaderBytes[i] = l4 - o;
+
+      let esp = l4;
+      let espEnd = end;
+      if (protocol === IpProtocol.udp) {
+        let r = parseUdpHeader(buf, l4, end - l4, udp);
+        if (r !== WIRE_OK) {
+          this.dropEarly(v, i, r);
+          continue;
+        }
+        r =
+          version === 4
+            ? verifyUdpChecksumIpv4(
+                buf,
+                l4,
+                udp.length,
+                ipv4PseudoHeaderSum(buf, o, IpProtocol.udp, udp.length),
+              )
+            : verifyUdpChecksumIpv6(
+                buf,
+                l4,
+                udp.length,
+                ipv6PseudoHeaderSum(buf, src, dst, IpProtocol.udp, udp.length),
+                true,
+              );
+        if (r !== WIRE_OK) {
+          this.dropEarly(v, i, r);
+          continue;
+        }
+        esp = l4 + 8;
+        espEnd = l4 + udp.length;
+        const payload = espEnd - esp;
+        if (payload === 1 && buf[esp] === 0xff) {
+          this.dropEarly(v, i, DropReason.natKeepalive);
+          continue;
+        }
+        if (payload >= 4 && readU32(buf, esp) === 0) {
+          if (this.ikeSink !== null) {
+            try {
+              this.ikeSink(buf, esp + 4, payload - 4, i);
+            } catch {
+              // The IKE side's failure is not the datapath's: the packet is accounted for either way.
+            }
+          }
+          this.dropEarly(v, i, DropReason.ikeMarker);
+          continue;
+        }
+        this.udpOffset[i] = l4;
+      } else if (protocol === IpProtocol.esp) {
+        this.udpOffset[i] = 0;
+      } else {
+        this.dropEarly(v, i, DropReason.unsupportedProtocol);
+        continue;
+      }
+      const espLength = espEnd - esp;
+      if (espLength < 8) {
+        this.dropEarly(v, i, DropReason.runt);
+        continue;
+      }
+
+      const spi = view.getUint32(esp);
+      const sa = table.lookup(domain, spi, version, buf, dst, src);
+      if (sa === null) {
+        this.dropEarly(v, i, table.lastMiss);
+        continue;
+      }
+      let verdict: number = VERDICT_FORWARD;
+      if (sa.destroyed) verdict = DropReason.noState;
+      else if (sa.lifetime.expired) verdict = DropReason.stateExpired;
+      else if (sa.encap !== (protocol === IpProtocol.udp)) verdict = DropReason.stateMismatch;
+      else if (espLength < sa.minimumOverhead) verdict = DropReason.runt;
+      else if (
+        sa.alignBytes > 4 &&
+        ((espLength - sa.espHeaderBytes - sa.icvBytes) & (sa.alignBytes - 1)) !== 0
+      ) {
+        verdict = DropReason.badTotalLength;
+      }
+      if (verdict !== VERDICT_FORWARD) {
+        this.dropFor(sa, v, i, verdict);
+        continue;
+      }
+      // Time lifetimes once per SA per batch: the first time this batch meets the SA.
+      if (sa.batchEpoch !== epoch) {
+        sa.lifetime.checkTime(now);
+        if (sa.lifetime.expired) {
+          this.dropFor(sa, v, i, DropReason.stateExpired);
+          continue;
+        }
+      }
+
+      const seqLow = view.getUint32(esp + 4);
+      const replay = sa.replay!;
+      let seqHigh = 0;
+      if (sa.esn) {
+        seqHigh = inferSequenceHigh(replay.topHigh, replay.topLow, replay.size, seqLow);
+        if (seqHigh < 0) {
+          this.dropFor(sa, v, i, DropReason.outsideWindow);
+          continue;
+        }
+      }
+      const check = replay.check(seqHigh, seqLow);
+      if (check !== ReplayCheck.ok) {
+        this.dropFor(sa, v, i, check === ReplayCheck.replay ? DropReason.replay : DropReason.outsideWindow);
+        continue;
+      }
+      const k = accepted++;
+      batch.offset[k] = esp;
+      batch.length[k] = espLength;
+      batch.seqHigh[k] = seqHigh;
+      this.index[k] = i;
+      this.seqLow[i] = seqLow;
+      if (sa.batchEpoch !== epoch) {
+        sa.batchEpoch = epoch;
+        sa.batchSlot = groups;
+        this.groupSa[groups] = sa;
+        this.groupCount[groups] = 0;
+        groups++;
+      }
+      this.groupCount[sa.batchSlot]!++;
+      this.entryGroup[k] = sa.batchSlot;
+    }
+    this.accepted = accepted;
+    return groups;
   }
 
-  /** Pass 2 for packet i (crypto entry j): returns VERDICT_FORWARD with the inner packet placed, or why not. */
-  private finish(
-    sa: SaRuntime,
-    v: PacketVector,
-    i: number,
-    batch: PacketBatch,
-    j: number,
-    now: number,
-  ): number {
-    const status = batch.status[j]!;
-    if (status !== CryptoStatus.ok) {
-      return status === CryptoStatus.authFailed
-        ? DropReason.icvFailure
-        : status === CryptoStatus.badLength
-          ? DropReason.runt
-          : DropReason.badDescriptor;
-    }
+  /** The engine threw for crypto entries [start, end) of `sa`: each packet is dropped as an engine error. */
+  private failGroup(sa: SaRuntime, v: PacketVector, start: number, end: number): number {
+    for (let j = start; j < end; j++) this.dropFor(sa, v, this.index[j]!, DropReason.engineError);
+    return 0;
+  }
+
+  /**
+   * Pass 2 over crypto entries [start, end) of `sa`, which the engine opened: padding, replay commit,
+   * lifetime, NAT mapping, then the mode's delivery; each packet gets its verdict, and the SA and the
+   * totals count what passed. Returns how many packets are forwarded.
+   */
+  private finishGroup(sa: SaRuntime, v: PacketVector, start: number, end: number, now: number): number {
     const buf = v.buffer;
-    const esp = batch.offset[j]!;
-    const payloadEnd = esp + batch.length[j]! - sa.icvBytes;
-    const padLength = buf[payloadEnd - 2]!;
-    const nextHeader = buf[payloadEnd - 1]!;
-    const dataOffset = esp + sa.espHeaderBytes;
-    const dataLength = payloadEnd - 2 - padLength - dataOffset;
-    if (dataLength < 0 || !paddingValid(buf, payloadEnd - 2, padLength)) return DropReason.badPadding;
-
-    const seqHigh = batch.seqHigh[j]!;
-    const seqLow = this.seqLow[i]!;
-    const commit = sa.replay!.commit(seqHigh, seqLow);
-    if (commit !== ReplayCheck.ok)
-      return commit === ReplayCheck.replay ? DropReason.replay : DropReason.outsideWindow;
-    if (!sa.lifetime.admit(dataLength)) return DropReason.stateExpired;
-
-    const o = v.offset[i]!;
-    const udpAt = this.udpOffset[i]!;
-    if (udpAt !== 0 && natMappingChanged(sa, buf, o, udpAt)) {
-      followNatMapping(sa, buf, o, udpAt, seqHigh, seqLow, now);
-    }
-    if (nextHeader === IpProtocol.noNextHeader) return DropReason.dummyPacket;
-
+    const batch = this.batch;
     const p = this.packet;
-    p.outerOffset = o;
-    p.ipHeaderBytes = this.ipHeaderBytes[i]!;
-    p.nextHeaderField = this.nextHeaderField[i]!;
-    p.udp = udpAt !== 0;
-    p.roomStart = v.start[i]!;
-    p.payloadOffset = dataOffset;
-    p.payloadLength = dataLength;
-    p.nextHeader = nextHeader;
-    p.outerVersion = buf[o]! >>> 4 === 4 ? 4 : 6;
-    p.sequenceHigh = seqHigh;
-    p.sequenceLow = seqLow;
-    const verdict = sa.mode.deliverInbound(sa, buf, p, now);
-    if (verdict !== VERDICT_FORWARD) return verdict;
-    v.offset[i] = p.resultOffset;
-    v.length[i] = p.resultLength;
-    return VERDICT_FORWARD;
+    const replay = sa.replay!;
+    const icvBytes = sa.icvBytes;
+    const espHeaderBytes = sa.espHeaderBytes;
+    const saId = sa.id;
+    let delivered = 0;
+    let packets = 0;
+    let bytes = 0;
+    for (let j = start; j < end; j++) {
+      const i = this.index[j]!;
+      this.delivering = i;
+      let verdict: number = VERDICT_FORWARD;
+      const status = batch.status[j]!;
+      if (status !== CryptoStatus.ok) {
+        verdict =
+          status === CryptoStatus.authFailed
+            ? DropReason.icvFailure
+            : status === CryptoStatus.badLength
+              ? DropReason.runt
+              : DropReason.badDescriptor;
+      } else {
+        const esp = batch.offset[j]!;
+        const payloadEnd = esp + batch.length[j]! - icvBytes;
+        const padLength = buf[payloadEnd - 2]!;
+        const nextHeader = buf[payloadEnd - 1]!;
+        const dataOffset = esp + espHeaderBytes;
+        const dataLength = payloadEnd - 2 - padLength - dataOffset;
+        const seqHigh = batch.seqHigh[j]!;
+        const seqLow = this.seqLow[i]!;
+        const padded = dataLength >= 0 && paddingValid(buf, payloadEnd - 2, padLength);
+        const commit = padded ? replay.commit(seqHigh, seqLow) : ReplayCheck.ok;
+        if (!padded) verdict = DropReason.badPadding;
+        else if (commit !== ReplayCheck.ok) {
+          verdict = commit === ReplayCheck.replay ? DropReason.replay : DropReason.outsideWindow;
+        } else if (!sa.lifetime.admit(dataLength)) verdict = DropReason.stateExpired;
+        else {
+          const o = v.offset[i]!;
+          const udpAt = this.udpOffset[i]!;
+          if (udpAt !== 0 && natMappingChanged(sa, buf, o, udpAt)) {
+            followNatMapping(sa, buf, o, udpAt, seqHigh, seqLow, now);
+          }
+          if (nextHeader === IpProtocol.noNextHeader) verdict = DropReason.dummyPacket;
+          else {
+            p.outerOffset = o;
+            p.ipHeaderBytes = this.ipHeaderBytes[i]!;
+            p.nextHeaderField = this.nextHeaderField[i]!;
+            p.udp = udpAt !== 0;
+            p.roomStart = v.start[i]!;
+            p.payloadOffset = dataOffset;
+            p.payloadLength = dataLength;
+            p.nextHeader = nextHeader;
+            p.outerVersion = buf[o]! >>> 4 === 4 ? 4 : 6;
+            p.sequenceHigh = seqHigh;
+            p.sequenceLow = seqLow;
+            verdict = sa.mode.deliverInbound(sa, buf, p, now);
+            if (verdict === VERDICT_FORWARD) {
+              v.offset[i] = p.resultOffset;
+              v.length[i] = p.resultLength;
+              delivered++;
+            }
+          }
+        }
+      }
+      if (verdict !== VERDICT_FORWARD && verdict !== VERDICT_CONSUMED) {
+        this.dropFor(sa, v, i, verdict);
+        continue;
+      }
+      v.verdict[i] = verdict;
+      v.sa[i] = saId;
+      packets++;
+      bytes += p.payloadLength;
+    }
+    const c = sa.counters;
+    c[CounterSlot.packets]! += packets;
+    c[CounterSlot.bytes]! += bytes;
+    this.totals[CounterSlot.packets]! += packets;
+    this.totals[CounterSlot.bytes]! += bytes;
+    return delivered;
   }
 
   private dropEarly(v: PacketVector, i: number, reason: number): null {
