@@ -41,13 +41,22 @@ export function fillQuery(
   // IPv4 lives in word 3 alone: the upper words are zero whatever the key holds, which lets IPv4
   // lookups read word 3 only.
   const v6 = key.version === 6;
-  q[0] = v6 ? src[0]! : 0;
-  q[1] = v6 ? src[1]! : 0;
-  q[2] = v6 ? src[2]! : 0;
+  if (v6) {
+    q[0] = src[0]!;
+    q[1] = src[1]!;
+    q[2] = src[2]!;
+    q[4] = dst[0]!;
+    q[5] = dst[1]!;
+    q[6] = dst[2]!;
+  } else {
+    q[0] = 0;
+    q[1] = 0;
+    q[2] = 0;
+    q[4] = 0;
+    q[5] = 0;
+    q[6] = 0;
+  }
   q[3] = src[3]!;
-  q[4] = v6 ? dst[0]! : 0;
-  q[5] = v6 ? dst[1]! : 0;
-  q[6] = v6 ? dst[2]! : 0;
   q[7] = dst[3]!;
   q[8] = ifId;
   q[9] = mark;

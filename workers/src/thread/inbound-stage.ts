@@ -25,6 +25,7 @@ import { readSlotStamp, writeSlotTag } from '../shared/slot-headroom.ts';
 import { WorkerExtra } from '../shared/worker-control.ts';
 import { DropTrace } from './drop-trace.ts';
 import type { ModePackets } from './mode-packets.ts';
+import { PolicyTally } from './policy-tally.ts';
 import type { SaRoute } from './sa-route.ts';
 import type { SpdState } from './spd-state.ts';
 import { TxBatch } from './tx-batch.ts';
@@ -32,6 +33,8 @@ import type { WorkerContext } from './worker-context.ts';
 import type { WorkerSaTable } from './worker-sa-table.ts';
 
 const SLOT_MASK = 0x00ff_ffff;
+/** No classifier entry (those are >= -1). */
+const NOT_CLASSIFIED = -3;
 
 /**
  * The inbound half of a worker's batch. io steered ESP packets here by SPI, so every SA they name is
@@ -59,6 +62,16 @@ export class InboundStage {
   private readonly touched: (SaRoute | null)[];
   private readonly tx: TxBatch;
   private readonly drops: DropTrace;
+  private readonly tally: PolicyTally;
+  /**
+   * The last policy check's input (classifier entry and SA) and outcome: a run of packets of one SA
+   * under one policy (most of a batch) is checked once. Forgotten after every run of checks, so no
+   * control message can come between a check and its reuse.
+   */
+  private checkedEntry = NOT_CLASSIFIED;
+  private checkedRoute: SaRoute | null = null;
+  private checkedPolicy = -1;
+  private checkedResult = 0;
   private epoch = 0;
   private readonly modes: ModePackets | null;
   /**
@@ -84,6 +97,7 @@ export class InboundStage {
     this.touched = new Array<SaRoute | null>(n).fill(null);
     this.tx = new TxBatch(ctx, ctx.txInside, n);
     this.drops = new DropTrace(ctx, n);
+    this.tally = new PolicyTally(ctx);
     this.modes = modes;
     this.pending = new Uint32Array(modes === null ? 0 : 4 * modes.made.capacity);
     this.outlet = createModeOutlet(createPacketVector(ctx.bytes, 0), {
@@ -188,6 +202,7 @@ export class InboundStage {
         this.touched[touched++] = route;
       }
     }
+    this.endChecks();
     for (let t = 0; t < touched; t++) {
       this.sas.publishProgress(this.touched[t]!);
       this.touched[t] = null;
@@ -243,6 +258,7 @@ export class InboundStage {
       pending[2 * count + 1] = (((made.offset[k]! - made.start[k]!) << 16) | made.length[k]!) >>> 0;
       count++;
     }
+    this.endChecks();
     made.count = 0;
     count = this.takeSpilled(count);
     const clocked = this.sas.clockedIn;
@@ -290,6 +306,7 @@ export class InboundStage {
       count++;
       h++;
     }
+    this.endChecks();
     modes.spillHead = h;
     modes.spillTaken();
     return count;
@@ -354,7 +371,7 @@ export class InboundStage {
     if (parsed !== WIRE_OK) return parsed;
     const classifier = this.spd.classifier;
     const entry = classifier.classify(key, Direction.in, 0, 0);
-    this.ctx.countPolicy(classifier.policyIndex(entry), length);
+    this.tally.add(classifier.policyIndex(entry), length);
     switch (classifier.verdict(entry, Direction.in)) {
       case Verdict.bypass:
       case Verdict.defaultAllow:
@@ -381,9 +398,18 @@ export class InboundStage {
     if (parsed !== WIRE_OK) return DropReason.badInnerHeader;
     const classifier = this.spd.classifier;
     const entry = classifier.classify(key, Direction.in, 0, 0);
-    const policy = classifier.policyIndex(entry);
-    this.ctx.countPolicy(policy, length);
-    switch (classifier.verdict(entry, Direction.in)) {
+    if (entry !== this.checkedEntry || route !== this.checkedRoute) {
+      this.checkedEntry = entry;
+      this.checkedRoute = route;
+      this.checkedPolicy = classifier.policyIndex(entry);
+      this.checkedResult = this.policyOutcome(entry, this.checkedPolicy, route);
+    }
+    this.tally.add(this.checkedPolicy, length);
+    return this.checkedResult;
+  }
+
+  private policyOutcome(entry: number, policy: number, route: SaRoute): number {
+    switch (this.spd.classifier.verdict(entry, Direction.in)) {
       case Verdict.protect:
         return this.spd.bindings.inbound[policy]?.accepts(route)
           ? VERDICT_FORWARD
@@ -397,5 +423,12 @@ export class InboundStage {
       default:
         return DropReason.noPolicy;
     }
+  }
+
+  /** After a run of checks: the per-policy counts go to shared memory, the last check is forgotten. */
+  private endChecks(): void {
+    this.tally.flush();
+    this.checkedEntry = NOT_CLASSIFIED;
+    this.checkedRoute = null;
   }
 }

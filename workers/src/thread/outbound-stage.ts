@@ -19,7 +19,8 @@ import type { AcquireRaiser } from './acquire-raiser.ts';
 import { DropTrace } from './drop-trace.ts';
 import { HANDED_OFF } from './handoff.ts';
 import type { ModePackets } from './mode-packets.ts';
-import { BindingKind } from './policy-bindings.ts';
+import { BindingKind, type OutboundBinding } from './policy-bindings.ts';
+import { PolicyTally } from './policy-tally.ts';
 import type { SaRoute } from './sa-route.ts';
 import type { SpdState } from './spd-state.ts';
 import { TxBatch } from './tx-batch.ts';
@@ -27,6 +28,8 @@ import type { WorkerContext } from './worker-context.ts';
 import type { WorkerSaTable } from './worker-sa-table.ts';
 
 const SLOT_MASK = 0x00ff_ffff;
+/** No classifier entry (those are >= -1): the first packet of a batch always resolves its own. */
+const NOT_CLASSIFIED = -3;
 
 /** What becomes of each packet of a batch, decided by classification. */
 const Fate = {
@@ -64,7 +67,8 @@ export class OutboundStage {
   private readonly key = createFlowKey();
   private readonly fate: Uint8Array;
   private readonly reason: Int16Array;
-  private readonly routeOf: (SaRoute | null)[];
+  /** The batch group of each protected packet (index into groupRoute). */
+  private readonly groupOf: Uint16Array;
   private readonly batchIndex: Uint16Array;
   private readonly groupRoute: (SaRoute | null)[];
   private readonly groupCount: Uint32Array;
@@ -74,6 +78,7 @@ export class OutboundStage {
   /** ICMP errors for packets too big for a don't-fragment IP-TFS SA, to the inside. */
   private readonly replies: TxBatch;
   private readonly drops: DropTrace;
+  private readonly tally: PolicyTally;
   private epoch = 0;
   /** Outer packets SA modes make on poll (IP-TFS), in pool slots from `ModePackets`. */
   private readonly modeVector: PacketVector;
@@ -100,7 +105,7 @@ export class OutboundStage {
     this.vector = createPacketVector(ctx.bytes, n);
     this.fate = new Uint8Array(n);
     this.reason = new Int16Array(n);
-    this.routeOf = new Array<SaRoute | null>(n).fill(null);
+    this.groupOf = new Uint16Array(n);
     this.batchIndex = new Uint16Array(n);
     this.groupRoute = new Array<SaRoute | null>(n).fill(null);
     this.groupCount = new Uint32Array(n);
@@ -109,6 +114,7 @@ export class OutboundStage {
     this.handoff = new TxBatch(ctx, ctx.handoff, n);
     this.replies = new TxBatch(ctx, ctx.txInside, n);
     this.drops = new DropTrace(ctx, n);
+    this.tally = new PolicyTally(ctx);
     this.modeVector = createPacketVector(ctx.bytes, modes === null ? 0 : n);
     this.modeTx = new TxBatch(ctx, ctx.txOutside, modes === null ? 0 : n);
     this.outlet = modes === null ? null : createModeOutlet(this.modeVector, modes);
@@ -187,40 +193,58 @@ export class OutboundStage {
     const bindings = this.spd.bindings.outbound;
     const me = ctx.worker;
     const key = this.key;
+    const fate = this.fate;
+    const groupOf = this.groupOf;
+    const groupCount = this.groupCount;
+    const batchIndex = this.batchIndex;
+    const tally = this.tally;
+    const v = this.vector;
     const epoch = ++this.epoch;
+    // What the batch's last classified entry resolved to: runs of packets under one policy (most
+    // batches are one) skip the verdict and binding look-ups.
+    let lastEntry = NOT_CLASSIFIED;
+    let policyIndex = -1;
+    let verdict = 0;
+    let binding: OutboundBinding | null = null;
     let groups = 0;
+    let protects = 0;
+    let passes = 0;
     let rxBytes = 0;
     let handedIn = 0;
 
     for (let i = 0; i < n; i++) {
-      this.routeOf[i] = null;
       const word0 = descs[i << 1]!;
       const word1 = descs[(i << 1) + 1]!;
-      const slot = word0 & SLOT_MASK;
       const offset = word1 >>> 16;
       const length = word1 & 0xffff;
+      const handedOff = ((word0 >>> 24) & HANDED_OFF) !== 0;
       rxBytes += length;
-      if ((word0 >>> 24) & HANDED_OFF) handedIn++;
+      if (handedOff) handedIn++;
       if (offset + length > slotSize) {
         this.dropAt(i, DropReason.badDescriptor);
         continue;
       }
-      const at = slot * slotSize + offset;
-      const parsed = extractFlowKey(buf, at, length, key);
+      const start = (word0 & SLOT_MASK) * slotSize;
+      const parsed = extractFlowKey(buf, start + offset, length, key);
       if (parsed !== WIRE_OK) {
         this.dropAt(i, parsed);
         continue;
       }
       const entry = classifier.classify(key, Direction.out, 0, 0);
-      const policyIndex = classifier.policyIndex(entry);
-      ctx.countPolicy(policyIndex, length);
-      const verdict = classifier.verdict(entry, Direction.out);
+      if (entry !== lastEntry) {
+        lastEntry = entry;
+        policyIndex = classifier.policyIndex(entry);
+        verdict = classifier.verdict(entry, Direction.out);
+        binding = verdict === Verdict.protect ? (bindings[policyIndex] ?? null) : null;
+      }
+      tally.add(policyIndex, length);
       if (verdict !== Verdict.protect) {
-        if (verdict === Verdict.bypass || verdict === Verdict.defaultAllow) this.fate[i] = Fate.pass;
-        else this.dropAt(i, verdict === Verdict.discard ? DropReason.policyBlock : DropReason.noPolicy);
+        if (verdict === Verdict.bypass || verdict === Verdict.defaultAllow) {
+          fate[i] = Fate.pass;
+          passes++;
+        } else this.dropAt(i, verdict === Verdict.discard ? DropReason.policyBlock : DropReason.noPolicy);
         continue;
       }
-      const binding = bindings[policyIndex] ?? null;
       if (binding === null) {
         this.dropAt(i, DropReason.noOutboundState);
         continue;
@@ -242,29 +266,35 @@ export class OutboundStage {
       if (route.owner !== me || route.runtime === null) {
         // Relayed packets were classified by the worker that sent them here; a second hop means the SA
         // moved meanwhile, and sending it on could loop.
-        if ((word0 >>> 24) & HANDED_OFF || offset < 2) this.dropAt(i, DropReason.noOutboundState);
+        if (handedOff || offset < 2) this.dropAt(i, DropReason.noOutboundState);
         else {
-          writeHandoffTarget(buf, slot * slotSize, route.owner);
-          this.fate[i] = Fate.handoff;
+          writeHandoffTarget(buf, start, route.owner);
+          fate[i] = Fate.handoff;
         }
         continue;
       }
-      this.fate[i] = Fate.protect;
-      this.routeOf[i] = route;
+      fate[i] = Fate.protect;
       if (route.batchEpoch !== epoch) {
         route.batchEpoch = epoch;
         route.batchGroup = groups;
         this.groupRoute[groups] = route;
-        this.groupCount[groups] = 0;
+        groupCount[groups] = 0;
         groups++;
       }
-      this.groupCount[route.batchGroup]!++;
+      const group = route.batchGroup;
+      groupOf[i] = group;
+      groupCount[group]!++;
+      // Laid out in batch order, which is the grouped order when the batch has one SA (most do);
+      // protect() lays the vector out again when it has more.
+      setPacket(v, protects, start + offset, length, start, start + slotSize);
+      batchIndex[protects++] = i;
     }
+    tally.flush();
     ctx.counters.rx(n, rxBytes);
     if (handedIn !== 0) ctx.extra[WorkerExtra.handoffsIn]! += handedIn;
 
-    if (groups > 0) this.protect(descs, n, groups, now);
-    this.emit(descs, n);
+    const sealed = groups > 0 ? this.protect(descs, n, groups, protects, now) : 0;
+    this.emit(descs, n, passes + sealed);
     if (this.sas.clockedOut.length > 0) this.pollModes(now);
   }
 
@@ -306,59 +336,80 @@ export class OutboundStage {
     return true;
   }
 
-  /** Lays the protected packets out grouped by SA, runs ESP once per group, updates their descriptors. */
-  private protect(descs: Uint32Array, n: number, groups: number, now: number): void {
+  /**
+   * Runs ESP once per SA group over the protected packets (laid out again grouped by SA when the batch
+   * has more than one) and updates their descriptors. Returns how many were sealed to go on.
+   */
+  private protect(descs: Uint32Array, n: number, groups: number, protects: number, now: number): number {
     const pool = this.ctx.pool;
     const slotSize = pool.slotSize;
     const v = this.vector;
-    let k = 0;
-    for (let g = 0; g < groups; g++) {
-      this.groupStart[g] = k;
-      k += this.groupCount[g]!;
-      this.groupCount[g] = this.groupStart[g]!;
+    const groupStart = this.groupStart;
+    const groupCount = this.groupCount;
+    const batchIndex = this.batchIndex;
+    if (groups === 1) {
+      groupStart[0] = 0;
+      groupStart[1] = protects;
+    } else {
+      let k = 0;
+      for (let g = 0; g < groups; g++) {
+        groupStart[g] = k;
+        k += groupCount[g]!;
+        groupCount[g] = groupStart[g]!;
+      }
+      groupStart[groups] = k;
+      for (let i = 0; i < n; i++) {
+        if (this.fate[i] !== Fate.protect) continue;
+        const j = groupCount[this.groupOf[i]!]!++;
+        const word1 = descs[(i << 1) + 1]!;
+        const start = (descs[i << 1]! & SLOT_MASK) * slotSize;
+        setPacket(v, j, start + (word1 >>> 16), word1 & 0xffff, start, start + slotSize);
+        batchIndex[j] = i;
+      }
     }
-    this.groupStart[groups] = k;
-    for (let i = 0; i < n; i++) {
-      if (this.fate[i] !== Fate.protect) continue;
-      const route = this.routeOf[i]!;
-      const j = this.groupCount[route.batchGroup]!++;
-      const word1 = descs[(i << 1) + 1]!;
-      const start = (descs[i << 1]! & SLOT_MASK) * slotSize;
-      setPacket(v, j, start + (word1 >>> 16), word1 & 0xffff, start, start + slotSize);
-      this.batchIndex[j] = i;
-    }
-    v.count = k;
+    v.count = protects;
+    let sealed = 0;
     for (let g = 0; g < groups; g++) {
       const route = this.groupRoute[g]!;
       this.groupRoute[g] = null;
-      const from = this.groupStart[g]!;
-      const to = this.groupStart[g + 1]!;
+      const from = groupStart[g]!;
+      const to = groupStart[g + 1]!;
       this.esp.encapsulate(route.runtime!, v, from, to, now);
       route.sincePublish += to - from;
       // Published before any of these packets reaches the tx ring, so a resumed SA starts above them.
       if (route.sincePublish >= this.ctx.settings.publishEvery) this.sas.publishProgress(route);
       for (let j = from; j < to; j++) {
-        const i = this.batchIndex[j]!;
+        const i = batchIndex[j]!;
         const verdict = v.verdict[j]!;
+        if (verdict === VERDICT_FORWARD) {
+          const start = (descs[i << 1]! & SLOT_MASK) * slotSize;
+          descs[(i << 1) + 1] = (((v.offset[j]! - start) << 16) | v.length[j]!) >>> 0;
+          sealed++;
+          continue;
+        }
         if (verdict === VERDICT_CONSUMED) {
           this.fate[i] = Fate.consumed;
           continue;
         }
         if (verdict === DropReason.tooBig && this.answerTooBig(route.runtime!, v, j, descs, i)) continue;
-        if (verdict !== VERDICT_FORWARD) {
-          this.dropAt(i, verdict);
-          continue;
-        }
-        const start = (descs[i << 1]! & SLOT_MASK) * slotSize;
-        descs[(i << 1) + 1] = (((v.offset[j]! - start) << 16) | v.length[j]!) >>> 0;
+        this.dropAt(i, verdict);
       }
     }
+    return sealed;
   }
 
-  /** Sends each packet where its fate says, in batch order, and frees the drops. */
-  private emit(descs: Uint32Array, n: number): void {
+  /**
+   * Sends each packet where its fate says, in batch order, and frees the drops. `forward` packets go
+   * to the outside as they are: when that is the whole batch, its descriptors go to the tx ring as
+   * they lie.
+   */
+  private emit(descs: Uint32Array, n: number, forward: number): void {
     const ctx = this.ctx;
     const tx = this.tx;
+    if (forward === n) {
+      tx.sendAll(descs, n);
+      return;
+    }
     const handoff = this.handoff;
     const replies = this.replies;
     let answered = 0;
@@ -366,7 +417,6 @@ export class OutboundStage {
     drops.begin();
     for (let i = 0; i < n; i++) {
       const fate = this.fate[i]!;
-      this.routeOf[i] = null;
       if (fate === Fate.pass || fate === Fate.protect) tx.add(descs, i);
       else if (fate === Fate.handoff) handoff.add(descs, i);
       else if (fate === Fate.reply) {

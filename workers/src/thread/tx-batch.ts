@@ -32,8 +32,19 @@ export class TxBatch {
     const n = this.count;
     if (n === 0) return 0;
     this.count = 0;
+    return this.push(this.descs, n, countTx);
+  }
+
+  /**
+   * Pushes the first `n` descriptors of `descs` as they lie (a batch whose every packet goes to this
+   * ring), counted as transmitted; nothing may be waiting from `add`. Returns how many went.
+   */
+  sendAll(descs: Uint32Array, n: number): number {
+    return this.push(descs, n, true);
+  }
+
+  private push(descs: Uint32Array, n: number, countTx: boolean): number {
     const ctx = this.ctx;
-    const descs = this.descs;
     const sent = ctx.pool.send(this.ring, descs, n);
     if (countTx) {
       let bytes = 0;

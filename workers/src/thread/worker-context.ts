@@ -78,10 +78,10 @@ export class WorkerContext {
     Atomics.store(this.control, ControlWord.policySpd, version);
   }
 
-  /** Counts a packet classified under policy index `index` (none below 0). */
-  countPolicy(index: number, bytes: number): void {
+  /** Counts packets classified under policy index `index` (none below 0). */
+  countPolicy(index: number, packets: number, bytes: number): void {
     if (index < 0 || index >= this.maxPolicies) return;
-    this.policyCounts[2 * index]! += 1;
+    this.policyCounts[2 * index]! += packets;
     this.policyCounts[2 * index + 1]! += bytes;
   }
 
