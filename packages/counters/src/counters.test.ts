@@ -233,3 +233,15 @@ test('snapshot names every drop reason and every per-SA field', () => {
   });
   assert.throws(() => new CountersReader(storage).sa(2), RangeError);
 });
+
+test('a run of empty polls counts as that many polls of an empty batch at occupancy 0', () => {
+  const storage = createCounterStorage({ workers: 2, saSlots: 1 });
+  const one = new WorkerCounters(storage, 0);
+  const run = new WorkerCounters(storage, 1);
+  one.poll(5, 9);
+  run.poll(5, 9);
+  for (let i = 0; i < 37; i++) one.poll(0, 0);
+  run.emptyPolls(37);
+  assert.deepEqual(Array.from(regionOf(storage, 1)), Array.from(regionOf(storage, 0)));
+  assert.equal(new CountersReader(storage).snapshot().emptyPolls, 74);
+});

@@ -77,6 +77,15 @@ export class WorkerCounters {
     v[this.occupancyOffset + histogramBucket(occupancy)]!++;
   }
 
+  /** `count` empty polls (input rings empty, occupancy 0): what as many `poll(0, 0)` calls count. */
+  emptyPolls(count: number): void {
+    const v = this.values;
+    v[W.polls]! += count;
+    v[W.emptyPolls]! += count;
+    v[W.occupancySamples]! += count;
+    v[this.occupancyOffset]! += count;
+  }
+
   busy(ns: number): void {
     this.values[W.busyNs]! += ns;
   }

@@ -39,12 +39,14 @@ test('a ring behaves as a bounded FIFO of whole entries (model: a JS array)', ()
             assert.deepEqual(Array.from(buf.subarray(0, popped * w)), model.splice(0, popped * w));
           }
           assert.equal(ring.availableRead(), model.length / w);
+          assert.equal(ring.isEmpty(), model.length === 0);
           assert.equal(ring.availableWrite(), capacity - model.length / w);
           const n = ring.peek(peeked);
           assert.deepEqual(Array.from(peeked.subarray(0, n * w)), model);
         }
         assert.equal(ring.clear(), model.length / w);
         assert.equal(ring.availableRead(), 0);
+        assert.ok(ring.isEmpty());
       },
     ),
   );

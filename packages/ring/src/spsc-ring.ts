@@ -99,6 +99,14 @@ export class SpscRing {
     return w === 2 ? words >>> 1 : words;
   }
 
+  /**
+   * Whether the ring holds no entry (exact for the consumer): two loads and a compare, for a consumer
+   * that polls.
+   */
+  isEmpty(): boolean {
+    return Atomics.load(this.indices, 0) === Atomics.load(this.indices, 1);
+  }
+
   /** Entries ready to pop (exact for the consumer, a lower bound for anyone else). */
   availableRead(): number {
     const words = this.ring.availableRead();

@@ -14,8 +14,9 @@ export type LoopExit = 'stopped' | 'superseded';
  * batch per direction. While passes find work it keeps going; after `spinPolls` empty passes a
  * doorbell worker announces sleep, re-checks its rings and control channel, and sleeps on its doorbell
  * (at most `sleepMs`, so lifetimes and counters are kept up on an idle worker); a busy-poll worker
- * never sleeps. Each pass is timed as busy or idle, and counted with its batch size and the rings'
- * occupancy, in the worker's shared counters.
+ * never sleeps. Each pass that works is timed as busy and counted with its batch size and the rings'
+ * occupancy in the worker's shared counters; an empty poll costs a few loads, and a run of them is
+ * counted, and timed as idle, when it ends.
  *
  * SAs whose mode runs on the clock (IP-TFS: scheduled sending, the receiver's drop timer) are polled
  * on every pass on a wall clock, and a sleeping worker wakes for their next deadline.
@@ -56,42 +57,72 @@ export class PollLoop {
     const rxOut = ctx.rxOutbound;
     const counters = ctx.counters;
     const descs = this.descs;
+    // The clock is read around each pass that works and before a sleep, not on every empty poll: a run
+    // of empty polls is counted, and timed as idle, when it ends.
     let last = performance.now();
     let lastHousekeeping = last;
     let empty = 0;
+    let uncounted = 0;
     let batches = 0;
     for (;;) {
-      if (Atomics.load(words, ControlWord.stop) !== 0) return 'stopped';
-      if (Atomics.load(words, ControlWord.epoch) !== ctx.epoch) return 'superseded';
+      if (Atomics.load(words, ControlWord.stop) !== 0) {
+        counters.emptyPolls(uncounted);
+        return 'stopped';
+      }
+      if (Atomics.load(words, ControlWord.epoch) !== ctx.epoch) {
+        counters.emptyPolls(uncounted);
+        return 'superseded';
+      }
       if (this.inbox.pending()) this.inbox.drain();
 
-      const occupancy = rxIn.availableRead() + rxOut.availableRead();
-      let work = 0;
-      if (occupancy > 0) {
-        const nowMs = Date.now();
-        const nIn = pool.receive(rxIn, descs, budget);
-        if (nIn > 0) this.inbound.process(descs, nIn, nowMs / 1000);
-        const nOut = pool.receive(rxOut, descs, budget);
-        if (nOut > 0) this.outbound.process(descs, nOut, nowMs);
-        work = nIn + nOut;
-        if (this.sas.events.size > 0) this.events.forward();
-      }
-      if (this.clocked) work += this.pollModes();
-      counters.poll(work, occupancy);
-      const t = performance.now();
-      const spent = (t - last) * 1e6;
-      last = t;
-      if (work > 0) {
-        counters.busy(spent);
-        empty = 0;
-        if (++batches % counterPublishBatches === 0 && t - lastHousekeeping >= sleepMs) {
-          this.housekeeping();
-          lastHousekeeping = t;
+      const clocked = this.clocked;
+      if (!clocked && rxIn.isEmpty() && rxOut.isEmpty()) {
+        uncounted++;
+        if (++empty < spinPolls) continue;
+      } else {
+        if (uncounted > 0) {
+          const t = performance.now();
+          counters.idle((t - last) * 1e6);
+          counters.emptyPolls(uncounted);
+          uncounted = 0;
+          last = t;
         }
-        continue;
+        const occupancy = rxIn.availableRead() + rxOut.availableRead();
+        let work = 0;
+        if (occupancy > 0) {
+          const nowMs = Date.now();
+          const nIn = pool.receive(rxIn, descs, budget);
+          if (nIn > 0) this.inbound.process(descs, nIn, nowMs / 1000);
+          const nOut = pool.receive(rxOut, descs, budget);
+          if (nOut > 0) this.outbound.process(descs, nOut, nowMs);
+          work = nIn + nOut;
+          if (this.sas.events.size > 0) this.events.forward();
+        }
+        if (clocked) work += this.pollModes();
+        counters.poll(work, occupancy);
+        const t = performance.now();
+        const spent = (t - last) * 1e6;
+        last = t;
+        if (work > 0) {
+          counters.busy(spent);
+          empty = 0;
+          if (++batches % counterPublishBatches === 0 && t - lastHousekeeping >= sleepMs) {
+            this.housekeeping();
+            lastHousekeeping = t;
+          }
+          continue;
+        }
+        counters.idle(spent);
+        if (++empty < spinPolls) continue;
       }
-      counters.idle(spent);
-      if (++empty < spinPolls) continue;
+      // spinPolls empty polls in a row, or more: keep up housekeeping, then sleep (doorbell) or poll on.
+      const t = performance.now();
+      if (uncounted > 0) {
+        counters.idle((t - last) * 1e6);
+        counters.emptyPolls(uncounted);
+        uncounted = 0;
+        last = t;
+      }
       if (empty === spinPolls || t - lastHousekeeping >= sleepMs) {
         this.housekeeping();
         lastHousekeeping = t;
@@ -99,8 +130,8 @@ export class PollLoop {
       if (busyPoll) continue;
       ctx.doorbell.announceSleep();
       if (
-        rxIn.availableRead() > 0 ||
-        rxOut.availableRead() > 0 ||
+        !rxIn.isEmpty() ||
+        !rxOut.isEmpty() ||
         this.inbox.pending() ||
         Atomics.load(words, ControlWord.stop) !== 0 ||
         Atomics.load(words, ControlWord.epoch) !== ctx.epoch
