@@ -1,5 +1,4 @@
 import { DropReason } from '@espresso/counters';
-import { readU16 } from '@espresso/wire';
 
 /** The largest inner packet IP-TFS carries: BlockOffset is 16 bits, so a continuation must fit in it. */
 export const MAX_INNER_PACKET_BYTES = 0xffff;
@@ -10,24 +9,30 @@ export const MAX_INNER_PACKET_BYTES = 0xffff;
  * the length, or `-1 - reason` for the DropReason it fails with (`innerPacketDropReason` decodes it).
  */
 export function innerPacketLength(buf: Uint8Array, offset: number, length: number): number {
-  if (length < 1) return -1 - DropReason.truncated;
-  const version = buf[offset]! >>> 4;
+  if (length < 20) return shortPacket(buf, offset, length);
+  const first = buf[offset]!;
   let total: number;
-  if (version === 4) {
-    if (length < 20) return -1 - DropReason.truncated;
-    const headerLength = (buf[offset]! & 0x0f) << 2;
+  if (first >>> 4 === 4) {
+    const headerLength = (first & 0x0f) << 2;
     if (headerLength < 20) return -1 - DropReason.badHeaderLength;
-    total = readU16(buf, offset + 2);
+    total = (buf[offset + 2]! << 8) | buf[offset + 3]!;
     if (total < headerLength) return -1 - DropReason.badTotalLength;
-  } else if (version === 6) {
+  } else if (first >>> 4 === 6) {
     if (length < 40) return -1 - DropReason.truncated;
-    total = 40 + readU16(buf, offset + 4);
+    total = 40 + ((buf[offset + 4]! << 8) | buf[offset + 5]!);
   } else {
     return -1 - DropReason.badVersion;
   }
   if (total > length) return -1 - DropReason.badTotalLength;
   if (total > MAX_INNER_PACKET_BYTES) return -1 - DropReason.tooBig;
   return total;
+}
+
+/** The reason a packet shorter than an IPv4 header is refused. */
+function shortPacket(buf: Uint8Array, offset: number, length: number): number {
+  if (length < 1) return -1 - DropReason.truncated;
+  const version = buf[offset]! >>> 4;
+  return version === 4 || version === 6 ? -1 - DropReason.truncated : -1 - DropReason.badVersion;
 }
 
 /** The DropReason a negative `innerPacketLength` result stands for. */

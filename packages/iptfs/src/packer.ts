@@ -51,51 +51,26 @@ export function packPayload(
 ): number {
   result.completed = 0;
   result.padBytes = 0;
-  if (queue.count === 0 && !request.pad) return 0;
+  const pending = queue.pendingBytes;
+  if (pending === 0 && !request.pad) return 0;
   const headerBytes = request.congestion === null ? AGGFRAG_BASIC_HEADER_BYTES : AGGFRAG_CC_HEADER_BYTES;
   let at = offset + headerBytes;
   const dataSpace = request.payloadBytes - headerBytes;
-  let space = dataSpace;
-  let blockOffset = 0;
-  let completed = 0;
-  let i = 0;
-  // Plan first (which packets, where the payload ends), then copy the span in one go: the queue keeps
-  // packets back to back, exactly as the DataBlocks lay them out.
-  const count = queue.count;
-  if (count > 0 && queue.headSent > 0) {
-    // The sender refuses inner packets over 65535 octets, so the rest always fits in 16 bits.
-    blockOffset = queue.headLength - queue.headSent;
-    if (blockOffset <= space) {
-      space -= blockOffset;
-      completed++;
-      i = 1;
-    } else {
-      space = 0;
-    }
-  }
-  while (space > 0 && i < count) {
-    const length = queue.lengthAt(i);
-    if (length <= space) {
-      space -= length;
-      completed++;
-      i++;
-      continue;
-    }
-    // Don't-fragment: a packet that fits no payload at all (the payload shrank after it was queued) is
-    // split anyway, or the queue would never move.
-    if (request.dontFragment && length <= dataSpace) break;
-    space = 0;
-  }
-  const data = dataSpace - space;
+  // The sender refuses inner packets over 65535 octets, so the rest always fits in 16 bits.
+  const blockOffset = queue.headSent > 0 ? queue.headLength - queue.headSent : 0;
+  // The queue keeps packets back to back, exactly as the DataBlocks lay them out: splitting allowed,
+  // the payload takes the next `dataSpace` bytes whoever they belong to; only don't-fragment needs
+  // to look at the packets' lengths.
+  const data = request.dontFragment ? queue.wholeBytes(dataSpace) : pending < dataSpace ? pending : dataSpace;
   queue.consume(dst, at, data);
   at += data;
-  result.completed = completed;
+  result.completed = queue.completed;
+  const space = dataSpace - data;
   if (space > 0 && request.pad) {
     // A pad data block: type 0 in the first nibble; the rest is ignored on receipt, zeros hide nothing.
     dst.fill(0, at, at + space);
     result.padBytes = space;
     at += space;
-    space = 0;
   }
   if (request.congestion === null) writeAggfragBasicHeader(dst, offset, blockOffset);
   else writeAggfragCongestionHeader(dst, offset, blockOffset, request.congestion);

@@ -1,5 +1,13 @@
 import { DropReason } from '@espresso/counters';
-import { createIpv4Header, parseIpv4Header, readU16, setIpv4Ecn, setIpv6Ecn, WIRE_OK } from '@espresso/wire';
+import {
+  createIpv4Header,
+  type Ipv4Header,
+  parseIpv4Header,
+  readU16,
+  setIpv4Ecn,
+  setIpv6Ecn,
+  WIRE_OK,
+} from '@espresso/wire';
 import { copyBytes } from './copy-bytes.ts';
 import { ecnOnDecapsulation, mergeOuterEcn } from './ecn.ts';
 import type { InnerPacketSink } from './inner-sink.ts';
@@ -227,23 +235,27 @@ export class Reassembler {
     this.total = 0;
   }
 
-  /** Checks an inner packet's header, merges ECN, and copies it into a buffer of the sink. */
+  /**
+   * Checks an inner packet's header, merges ECN, and copies it into a buffer of the sink. Its length
+   * fields were checked by `declaredLength`; an IPv4 header must also verify (a block misread after a
+   * sender's error rarely does), checked here without a full parse unless it has options.
+   */
   private deliver(buf: Uint8Array, at: number, total: number, outerEcn: number): void {
-    const version = buf[at]! >>> 4;
-    let innerEcn: number;
-    if (version === 4) {
-      if (parseIpv4Header(buf, at, total, this.ipv4) !== WIRE_OK) {
-        this.count(DropReason.badInnerHeader);
+    const first = buf[at]!;
+    const v4 = first >>> 4 === 4;
+    if (v4 && !ipv4HeaderVerifies(buf, at, first, total, this.ipv4)) {
+      this.count(DropReason.badInnerHeader);
+      return;
+    }
+    const innerEcn = v4 ? buf[at + 1]! & 3 : (buf[at + 1]! >>> 4) & 3;
+    // A Not-ECT outer leaves the inner field as it is (RFC 6040 §4.2): only a marked one needs the table.
+    let ecn = innerEcn;
+    if (outerEcn !== 0) {
+      ecn = ecnOnDecapsulation(innerEcn, outerEcn);
+      if (ecn < 0) {
+        this.count(DropReason.ecnCeNotEct);
         return;
       }
-      innerEcn = this.ipv4.ecn;
-    } else {
-      innerEcn = (buf[at + 1]! >>> 4) & 3;
-    }
-    const ecn = ecnOnDecapsulation(innerEcn, outerEcn);
-    if (ecn < 0) {
-      this.count(DropReason.ecnCeNotEct);
-      return;
     }
     const sink = this.sink;
     const offset = sink.claim(total);
@@ -254,17 +266,59 @@ export class Reassembler {
     const out = sink.buffer;
     copyBytes(buf, at, out, offset, total);
     if (ecn !== innerEcn) {
-      if (version === 4) setIpv4Ecn(out, offset, ecn);
+      if (v4) setIpv4Ecn(out, offset, ecn);
       else setIpv6Ecn(out, offset, ecn);
     }
     sink.commit(offset, total);
-    this.stats.innerDelivered++;
-    this.stats.innerBytes += total;
+    const stats = this.stats;
+    stats.innerDelivered++;
+    stats.innerBytes += total;
   }
 
   private count(reason: number): void {
     this.drops[reason]! += 1;
   }
+}
+
+/**
+ * Whether the IPv4 header at `at` (first octet `first`, packet `total` octets as its length field
+ * says) has a correct checksum and, when it has options, well-formed ones (`scratch` takes the parse).
+ */
+function ipv4HeaderVerifies(
+  buf: Uint8Array,
+  at: number,
+  first: number,
+  total: number,
+  scratch: Ipv4Header,
+): boolean {
+  if (first !== 0x45) return parseIpv4Header(buf, at, total, scratch) === WIRE_OK;
+  // Ones' complement sum of the ten 16-bit words: high octets and low octets summed apart.
+  const high =
+    first +
+    buf[at + 2]! +
+    buf[at + 4]! +
+    buf[at + 6]! +
+    buf[at + 8]! +
+    buf[at + 10]! +
+    buf[at + 12]! +
+    buf[at + 14]! +
+    buf[at + 16]! +
+    buf[at + 18]!;
+  const low =
+    buf[at + 1]! +
+    buf[at + 3]! +
+    buf[at + 5]! +
+    buf[at + 7]! +
+    buf[at + 9]! +
+    buf[at + 11]! +
+    buf[at + 13]! +
+    buf[at + 15]! +
+    buf[at + 17]! +
+    buf[at + 19]!;
+  let sum = (high << 8) + low;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return sum === 0xffff;
 }
 
 /**

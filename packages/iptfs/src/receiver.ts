@@ -157,6 +157,15 @@ export class IptfsReceiver {
     this.oldestHeld = Number.POSITIVE_INFINITY;
   }
 
+  /**
+   * Starts the stream afresh at outer sequence number `first` (-1: at whichever packet comes next),
+   * dropping what is held, as after an ESP replay window reset to `first - 1`.
+   */
+  resync(first: number): void {
+    this.clear();
+    this.next = first;
+  }
+
   /** The 64-bit sequence number nearest the next expected one with these low 32 bits. */
   private infer(low: number): number {
     const next = this.next;

@@ -1,4 +1,4 @@
-import { copyBytes } from './copy-bytes.ts';
+import { CopyInto, copyBytes } from './copy-bytes.ts';
 
 /** The smallest inner packet: an IPv4 header alone. Bounds how many entries a byte budget can hold. */
 const MIN_ENTRY_BYTES = 20;
@@ -13,6 +13,7 @@ export class SendQueue {
   /** Ring size in bytes: the most inner-packet bytes queued at once. */
   readonly capacity: number;
   private readonly ring: Uint8Array;
+  private readonly writer: CopyInto;
   private readonly lengths: Uint32Array;
   /** Byte position of the head packet's first byte, and where the next packet's bytes go. */
   private headAt = 0;
@@ -23,6 +24,8 @@ export class SendQueue {
   private entries = 0;
   /** Bytes of the head packet already packed into outer payloads. */
   private sent = 0;
+  /** Packets the last `consume` took out whole (the rest of a split one counts). */
+  completed = 0;
   /** The clock reading when the queue last turned from empty to non-empty (Linux's `init_delay` start). */
   firstQueuedAt = Number.POSITIVE_INFINITY;
   /** A packet being appended piecewise (IPv4 fragments): its bytes so far, or -1. */
@@ -34,6 +37,7 @@ export class SendQueue {
     }
     this.capacity = capacity;
     this.ring = new Uint8Array(capacity);
+    this.writer = new CopyInto(this.ring);
     this.lengths = new Uint32Array(Math.floor(capacity / MIN_ENTRY_BYTES) + 1);
   }
 
@@ -74,26 +78,32 @@ export class SendQueue {
     return this.lengths[slot]!;
   }
 
-  /** Queues a copy of `src[offset, offset + length)`; false when it does not fit. */
+  /**
+   * Queues a copy of `src[offset, offset + length)`; false when it does not fit. One copy into the
+   * ring (two where it wraps) and one length recorded: nothing else per packet.
+   */
   push(src: Uint8Array, offset: number, length: number, now: number): boolean {
     const cap = this.capacity;
-    if (length < 1 || length > cap - this.used || this.entries === this.lengths.length) return false;
-    if (this.entries === 0) this.firstQueuedAt = now;
-    let slot = this.headEntry + this.entries;
-    if (slot >= this.lengths.length) slot -= this.lengths.length;
-    this.lengths[slot] = length;
+    const used = this.used;
+    const entries = this.entries;
+    const lengths = this.lengths;
+    if (length < 1 || length > cap - used || entries === lengths.length) return false;
+    if (entries === 0) this.firstQueuedAt = now;
+    let slot = this.headEntry + entries;
+    if (slot >= lengths.length) slot -= lengths.length;
+    lengths[slot] = length;
     const tail = this.tailAt;
     const first = cap - tail;
-    if (length <= first) {
-      copyBytes(src, offset, this.ring, tail, length);
-      this.tailAt = length === first ? 0 : tail + length;
+    if (length < first) {
+      this.writer.copy(src, offset, tail, length);
+      this.tailAt = tail + length;
     } else {
-      copyBytes(src, offset, this.ring, tail, first);
-      copyBytes(src, offset + first, this.ring, 0, length - first);
+      this.writer.copy(src, offset, tail, first);
+      this.writer.copy(src, offset + first, 0, length - first);
       this.tailAt = length - first;
     }
-    this.used += length;
-    this.entries++;
+    this.used = used + length;
+    this.entries = entries + 1;
     return true;
   }
 
@@ -129,16 +139,48 @@ export class SendQueue {
   }
 
   /**
+   * How many of the next `space` bytes (a payload's data) to send when inner packets may not be split:
+   * the rest of the head packet (all of `space` if it is longer), then whole packets while they fit;
+   * a packet longer than `space` (it can never fit: the payload shrank after it was queued) is split
+   * all the same, or the queue would never move.
+   */
+  wholeBytes(space: number): number {
+    const lengths = this.lengths;
+    const size = lengths.length;
+    let left = space;
+    let slot = this.headEntry;
+    let i = 0;
+    if (this.entries > 0 && this.sent > 0) {
+      const rest = lengths[slot]! - this.sent;
+      if (rest >= left) return space;
+      left -= rest;
+      i = 1;
+      slot = slot + 1 === size ? 0 : slot + 1;
+    }
+    for (; i < this.entries; i++) {
+      const length = lengths[slot]!;
+      if (length > left) return length <= space ? space - left : space;
+      left -= length;
+      slot = slot + 1 === size ? 0 : slot + 1;
+    }
+    return space - left;
+  }
+
+  /**
    * Copies the next `length` bytes of the queue, the rest of the head packet first and then the packets
    * after it, to `dst[dstOffset]` (at most two copies: the ring stores them back to back) and consumes
-   * them; packets fully taken leave the queue, the last one may be left partly sent. Returns the bytes
-   * copied (fewer when the queue holds fewer).
+   * them; packets fully taken leave the queue (`completed` says how many), the last one may be left
+   * partly sent. Returns the bytes copied (fewer when the queue holds fewer).
    */
   consume(dst: Uint8Array, dstOffset: number, length: number): number {
-    const n = Math.min(length, this.used - this.sent);
+    const used = this.used;
+    let sent = this.sent;
+    const n = Math.min(length, used - sent);
+    this.completed = 0;
     if (n <= 0) return 0;
     const cap = this.capacity;
-    let at = this.headAt + this.sent;
+    let headAt = this.headAt;
+    let at = headAt + sent;
     if (at >= cap) at -= cap;
     const first = cap - at;
     if (n <= first) {
@@ -147,23 +189,31 @@ export class SendQueue {
       copyBytes(this.ring, at, dst, dstOffset, first);
       copyBytes(this.ring, 0, dst, dstOffset + first, n - first);
     }
-    let left = n;
+    // Walk the lengths only: whole packets leave, the one the span ends inside keeps its sent count.
     const lengths = this.lengths;
-    while (left > 0) {
-      const total = lengths[this.headEntry]!;
-      const rest = total - this.sent;
-      if (left < rest) {
-        this.sent += left;
-        break;
-      }
-      left -= rest;
-      this.headAt += total;
-      if (this.headAt >= cap) this.headAt -= cap;
-      this.used -= total;
-      this.sent = 0;
-      this.headEntry = this.headEntry + 1 === lengths.length ? 0 : this.headEntry + 1;
-      this.entries--;
+    const size = lengths.length;
+    let head = this.headEntry;
+    let freed = 0;
+    let done = 0;
+    let left = n + sent;
+    for (;;) {
+      const total = lengths[head]!;
+      if (left < total) break;
+      left -= total;
+      freed += total;
+      done++;
+      head = head + 1 === size ? 0 : head + 1;
+      if (left === 0) break;
     }
+    sent = left;
+    headAt += freed;
+    if (headAt >= cap) headAt -= cap;
+    this.headAt = headAt;
+    this.headEntry = head;
+    this.used = used - freed;
+    this.sent = sent;
+    this.entries -= done;
+    this.completed = done;
     if (this.entries === 0) this.firstQueuedAt = Number.POSITIVE_INFINITY;
     return n;
   }

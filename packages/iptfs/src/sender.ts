@@ -202,6 +202,11 @@ export class IptfsSender {
     this.request.payloadBytes = payloadBytes;
   }
 
+  /** The gateway's addresses changed (the SA moved): ICMP too-big errors come from these from now on. */
+  setIcmpSource(source4: number, source6: Uint32Array): void {
+    this.tooBigReporter.setSource(source4, source6);
+  }
+
   /** Drops what is queued and zeroes it (the SA is going away). */
   clear(): void {
     this.queue.clear();

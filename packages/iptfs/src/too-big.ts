@@ -30,6 +30,12 @@ export class TooBigReporter {
     this.v6.src.set(source6);
   }
 
+  /** The gateway's addresses changed (the SA moved): later errors come from these. */
+  setSource(source4: number, source6: Uint32Array): void {
+    this.v4.src = source4 >>> 0;
+    this.v6.src.set(source6);
+  }
+
   /**
    * Builds the error about `buf[offset, offset + length)`, advertising `mtu` (the largest inner packet
    * that fits), at `out[outOffset]` (which may overlap the offending packet: the slot is reused).
