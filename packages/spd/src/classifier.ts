@@ -3,6 +3,7 @@ import type { FlowKey } from '@espresso/wire';
 import { ENTRY_STRIDE, F } from './box.ts';
 import { CACHE_MISS, FlowCache, hashQuery } from './flow-cache.ts';
 import { LookupTree, type TreeOptions } from './lookup-tree.ts';
+import { fillQueryFromPlainIpv4 } from './plain-ipv4.ts';
 import type { Direction, Policy } from './policy.ts';
 import { fillQuery, QUERY_WORDS } from './query.ts';
 import type { SpdSnapshot } from './snapshot.ts';
@@ -38,6 +39,9 @@ function treeFor(snapshot: SpdSnapshot, options: TreeOptions): LookupTree {
 
 /** classify() result when no entry matched. */
 export const NO_MATCH = -1;
+
+/** classifyPlainIpv4() result for a packet that is not plain IPv4: classify it the general way. */
+export const NOT_PLAIN = -4;
 
 const actionVerdict = { protect: Verdict.protect, bypass: Verdict.bypass, discard: Verdict.discard } as const;
 
@@ -117,6 +121,11 @@ export class SpdClassifier {
   classify(key: FlowKey, direction: Direction, ifId: number, mark: number): number {
     const q = this.q;
     fillQuery(q, key, direction, ifId >>> 0, mark >>> 0);
+    return this.lookup(q);
+  }
+
+  /** The entry for the query in `q`: from the flow cache, or from the tree, then cached. */
+  private lookup(q: Uint32Array): number {
     const cache = this.cache;
     if (cache === null) return this.tree.find(q);
     const hash = hashQuery(q);
@@ -129,6 +138,17 @@ export class SpdClassifier {
     const entry = this.tree.find(q);
     cache.put(q, hash, entry);
     return entry;
+  }
+
+  /**
+   * classify() for a packet still in its buffer, when it is plain IPv4 (see fillQueryFromPlainIpv4),
+   * with no interface id or mark: the same entry classify() gives for the key extractFlowKey reads from
+   * it. NOT_PLAIN for every other packet, which the caller extracts and classifies the general way.
+   */
+  classifyPlainIpv4(buf: Uint8Array, at: number, length: number, direction: Direction): number {
+    const q = this.q;
+    if (!fillQueryFromPlainIpv4(q, buf, at, length, direction)) return NOT_PLAIN;
+    return this.lookup(q);
   }
 
   /** classify() without the cache (neither read nor written). */

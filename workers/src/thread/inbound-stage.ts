@@ -10,7 +10,7 @@ import {
   VERDICT_CONSUMED,
   VERDICT_FORWARD,
 } from '@espresso/esp';
-import { Direction, Verdict } from '@espresso/spd';
+import { Direction, NOT_PLAIN, Verdict } from '@espresso/spd';
 import {
   createFlowKey,
   createIpv6ExtensionChain,
@@ -366,11 +366,13 @@ export class InboundStage {
 
   /** A packet that came in clear, by the inbound SPD (RFC 4301 §5.2). */
   private clearVerdict(buf: Uint8Array, at: number, length: number): number {
-    const key = this.key;
-    const parsed = extractFlowKey(buf, at, length, key);
-    if (parsed !== WIRE_OK) return parsed;
     const classifier = this.spd.classifier;
-    const entry = classifier.classify(key, Direction.in, 0, 0);
+    let entry = classifier.classifyPlainIpv4(buf, at, length, Direction.in);
+    if (entry === NOT_PLAIN) {
+      const parsed = extractFlowKey(buf, at, length, this.key);
+      if (parsed !== WIRE_OK) return parsed;
+      entry = classifier.classify(this.key, Direction.in, 0, 0);
+    }
     this.tally.add(classifier.policyIndex(entry), length);
     switch (classifier.verdict(entry, Direction.in)) {
       case Verdict.bypass:
@@ -392,12 +394,14 @@ export class InboundStage {
    * traffic; no policy under an allowing default accepts it.
    */
   private policyCheck(v: PacketVector, j: number, route: SaRoute): number {
-    const key = this.key;
     const length = v.length[j]!;
-    const parsed = extractFlowKey(v.buffer, v.offset[j]!, length, key);
-    if (parsed !== WIRE_OK) return DropReason.badInnerHeader;
     const classifier = this.spd.classifier;
-    const entry = classifier.classify(key, Direction.in, 0, 0);
+    let entry = classifier.classifyPlainIpv4(v.buffer, v.offset[j]!, length, Direction.in);
+    if (entry === NOT_PLAIN) {
+      const parsed = extractFlowKey(v.buffer, v.offset[j]!, length, this.key);
+      if (parsed !== WIRE_OK) return DropReason.badInnerHeader;
+      entry = classifier.classify(this.key, Direction.in, 0, 0);
+    }
     if (entry !== this.checkedEntry || route !== this.checkedRoute) {
       this.checkedEntry = entry;
       this.checkedRoute = route;

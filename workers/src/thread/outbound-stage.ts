@@ -11,7 +11,7 @@ import {
   VERDICT_CONSUMED,
   VERDICT_FORWARD,
 } from '@espresso/esp';
-import { Direction, Verdict } from '@espresso/spd';
+import { Direction, NOT_PLAIN, Verdict } from '@espresso/spd';
 import { createFlowKey, extractFlowKey, WIRE_OK } from '@espresso/wire';
 import { readSlotStamp, writeHandoffTarget, writeSlotTag } from '../shared/slot-headroom.ts';
 import { WorkerExtra } from '../shared/worker-control.ts';
@@ -225,12 +225,19 @@ export class OutboundStage {
         continue;
       }
       const start = (word0 & SLOT_MASK) * slotSize;
-      const parsed = extractFlowKey(buf, start + offset, length, key);
-      if (parsed !== WIRE_OK) {
-        this.dropAt(i, parsed);
-        continue;
+      const at = start + offset;
+      // Plain IPv4 is classified from its bytes; `key` is filled only for the rest, or when needed.
+      let entry = classifier.classifyPlainIpv4(buf, at, length, Direction.out);
+      let keyed = false;
+      if (entry === NOT_PLAIN) {
+        const parsed = extractFlowKey(buf, at, length, key);
+        if (parsed !== WIRE_OK) {
+          this.dropAt(i, parsed);
+          continue;
+        }
+        entry = classifier.classify(key, Direction.out, 0, 0);
+        keyed = true;
       }
-      const entry = classifier.classify(key, Direction.out, 0, 0);
       if (entry !== lastEntry) {
         lastEntry = entry;
         policyIndex = classifier.policyIndex(entry);
@@ -252,13 +259,18 @@ export class OutboundStage {
       let route: SaRoute | null;
       let missing: boolean;
       if (binding.kind === BindingKind.dscp) {
-        route = binding.byDscp[key.dscp]!;
-        missing = binding.missingDscp[key.dscp] === 1;
+        const dscp = keyed ? key.dscp : buf[at + 1]! >>> 2;
+        route = binding.byDscp[dscp]!;
+        missing = binding.missingDscp[dscp] === 1;
       } else {
         route = binding.route;
         missing = binding.missing;
       }
-      if (missing && binding.policy.trap) this.acquire.raise(binding, key, nowMs);
+      if (missing && binding.policy.trap) {
+        // A plain IPv4 packet always parses.
+        if (!keyed) extractFlowKey(buf, at, length, key);
+        this.acquire.raise(binding, key, nowMs);
+      }
       if (route === null) {
         this.dropAt(i, binding.policy.trap ? DropReason.acquirePending : DropReason.noOutboundState);
         continue;
@@ -286,7 +298,7 @@ export class OutboundStage {
       groupCount[group]!++;
       // Laid out in batch order, which is the grouped order when the batch has one SA (most do);
       // protect() lays the vector out again when it has more.
-      setPacket(v, protects, start + offset, length, start, start + slotSize);
+      setPacket(v, protects, at, length, start, start + slotSize);
       batchIndex[protects++] = i;
     }
     tally.flush();
