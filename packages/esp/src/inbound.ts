@@ -278,6 +278,19 @@ export class EspInbound {
         this.nextHeaderField[i] = o + 9;
         src = o + 12;
         dst = o + 16;
+      } else if (first >>> 4 === 6 && isEspOrUdp(buf, o + 6) && length >= 40 && o + 40 <= buf.length) {
+        // An IPv6 header followed by ESP or UDP, as outer headers are: no extension chain to walk.
+        version = 6;
+        end = o + 40 + view.getUint16(o + 4);
+        if (end > o + length || end > buf.length) {
+          this.dropEarly(v, i, DropReason.badTotalLength);
+          continue;
+        }
+        protocol = buf[o + 6]!;
+        l4 = o + 40;
+        this.nextHeaderField[i] = o + 6;
+        src = o + 8;
+        dst = o + 24;
       } else if (first >>> 4 === 6) {
         version = 6;
         let r = parseIpv6Header(buf, o, length, h6);
@@ -314,24 +327,28 @@ export class EspInbound {
           this.dropEarly(v, i, r);
           continue;
         }
-        r =
-          version === 4
-            ? verifyUdpChecksumIpv4(
-                buf,
-                l4,
-                udp.length,
-                ipv4PseudoHeaderSum(buf, o, IpProtocol.udp, udp.length),
-              )
-            : verifyUdpChecksumIpv6(
-                buf,
-                l4,
-                udp.length,
-                ipv6PseudoHeaderSum(buf, src, dst, IpProtocol.udp, udp.length),
-                true,
-              );
-        if (r !== WIRE_OK) {
-          this.dropEarly(v, i, r);
-          continue;
+        // A zero checksum over IPv4 means none (RFC 3948 senders use it); over IPv6 the ESP-in-UDP port
+        // takes it too (RFC 6935). Only a checksum that is there costs the sum of the packet.
+        if (udp.checksum !== 0) {
+          r =
+            version === 4
+              ? verifyUdpChecksumIpv4(
+                  buf,
+                  l4,
+                  udp.length,
+                  ipv4PseudoHeaderSum(buf, o, IpProtocol.udp, udp.length),
+                )
+              : verifyUdpChecksumIpv6(
+                  buf,
+                  l4,
+                  udp.length,
+                  ipv6PseudoHeaderSum(buf, src, dst, IpProtocol.udp, udp.length),
+                  true,
+                );
+          if (r !== WIRE_OK) {
+            this.dropEarly(v, i, r);
+            continue;
+          }
         }
         esp = l4 + 8;
         espEnd = l4 + udp.length;
@@ -535,4 +552,10 @@ export class EspInbound {
     countDrop(this.totals, reason);
     return null;
   }
+}
+
+/** Whether the next-header byte at `at` names ESP or UDP. */
+function isEspOrUdp(buf: Uint8Array, at: number): boolean {
+  const next = buf[at];
+  return next === IpProtocol.esp || next === IpProtocol.udp;
 }
