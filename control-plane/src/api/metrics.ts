@@ -1,6 +1,6 @@
 import { routes } from '@espresso/api';
 import { dropReasonName, dropReasons } from '@espresso/counters';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ControlPlane } from '../state/control-plane.ts';
 import { seriesKey } from '../state/series.ts';
@@ -176,44 +176,64 @@ export function createMetrics(cp: ControlPlane, version: string): Registry {
 
   registerOffloadMetrics(registry, cp);
 
-  const events = new Counter({
-    name: 'espresso_events_total',
-    help: 'events published, by type',
-    labelNames: ['type'],
-    registers: [registry],
-  });
-  const byType = new Map<string, { inc(): void }>();
-  cp.events.subscribe((event) => {
-    let child = byType.get(event.type);
-    if (child === undefined) {
-      child = events.labels({ type: event.type });
-      byType.set(event.type, child);
-    }
-    child.inc();
-  });
+  const countEvent = tallyCounter(registry, 'espresso_events_total', 'events published, by type', ['type']);
+  cp.events.subscribe((event) => countEvent(event.type, () => ({ type: event.type })));
   return registry;
+}
+
+/**
+ * A counter incremented per label set from plain numbers, handed to prom-client when it is scraped:
+ * prom-client's own increment hashes and checks the label object on every call, here once per set.
+ * Returns the increment, which takes the set's key and (called once, for a new key) its labels.
+ */
+function tallyCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+): (key: string, labels: () => Labels) => void {
+  const tallies = new Map<string, { readonly labels: Labels; count: number }>();
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const tally of tallies.values()) this.inc(tally.labels, tally.count);
+    },
+  });
+  return (key, labels) => {
+    const tally = tallies.get(key);
+    if (tally === undefined) tallies.set(key, { labels: labels(), count: 1 });
+    else tally.count++;
+  };
 }
 
 export function registerMetricsRoute(app: FastifyInstance, registry: Registry): void {
   const route = routes.getMetrics;
-  const requests = new Counter({
-    name: 'espresso_api_requests_total',
-    help: 'API requests by route and status',
-    labelNames: ['method', 'route', 'status'],
-    registers: [registry],
+  const countRequest = tallyCounter(
+    registry,
+    'espresso_api_requests_total',
+    'API requests by route and status',
+    ['method', 'route', 'status'],
+  );
+  const count = (method: string, status: number, url: string) =>
+    countRequest(`${method} ${status} ${url}`, () => ({ method, route: url, status: String(status) }));
+  // Each route gets its own hook, which knows the route's path: reading it from the request
+  // (request.routeOptions) builds an object on every request.
+  app.addHook('onRoute', (options) => {
+    const url = options.url;
+    const hook = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      count(request.method, reply.statusCode, url);
+      done();
+    };
+    const own = options.onResponse;
+    options.onResponse = own === undefined ? [hook] : [...(Array.isArray(own) ? own : [own]), hook];
   });
-  // One child counter per (method, route, status), found by a string key: prom-client would otherwise
-  // hash the label object on every request.
-  const children = new Map<string, { inc(): void }>();
+  // Requests that matched no route.
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unknown';
-    const key = `${request.method} ${reply.statusCode} ${route}`;
-    let child = children.get(key);
-    if (child === undefined) {
-      child = requests.labels({ method: request.method, route, status: String(reply.statusCode) });
-      children.set(key, child);
-    }
-    child.inc();
+    if (request.is404) count(request.method, reply.statusCode, 'unknown');
     done();
   });
   app.route({

@@ -25,7 +25,8 @@ interface InstalledSa {
   readonly worker: number;
   packets: number;
   bytes: number;
-  readonly drops: number[];
+  /** Drops by DropReason code; null until the first drop is accounted (most SAs never see one). */
+  drops: number[] | null;
   firstUsedAt: number | null;
   nextSequence: bigint;
   replayTop: bigint;
@@ -91,13 +92,13 @@ export class InProcessDatapath implements Datapath<StoredSaConfig, SpdSnapshot> 
         : BigInt(config.initialReplay?.top ?? '0') + 1n;
     this.#sas.set(message.name, {
       config,
-      encryptionKey: new Uint8Array(message.keys.encryptionKey),
-      integrityKey: new Uint8Array(message.keys.integrityKey),
+      encryptionKey: keyCopy(message.keys.encryptionKey),
+      integrityKey: keyCopy(message.keys.integrityKey),
       generation: message.generation,
       worker: this.#ownerOf(message),
       packets: 0,
       bytes: 0,
-      drops: new Array<number>(dropReasonCount).fill(0),
+      drops: null,
       firstUsedAt: null,
       nextSequence,
       replayTop: nextSequence - 1n,
@@ -148,7 +149,7 @@ export class InProcessDatapath implements Datapath<StoredSaConfig, SpdSnapshot> 
     return {
       packets: sa.packets,
       bytes: sa.bytes,
-      drops: sa.drops,
+      drops: sa.drops ?? noDrops,
       firstUsedAt: sa.firstUsedAt,
       nextSequence: sa.nextSequence,
       replay:
@@ -211,7 +212,8 @@ export class InProcessDatapath implements Datapath<StoredSaConfig, SpdSnapshot> 
     }
     for (const [code, count] of Object.entries(sample.drops ?? {})) {
       const index = Number(code);
-      if (index >= 0 && index < sa.drops.length) {
+      if (index >= 0 && index < dropReasonCount) {
+        sa.drops ??= new Array<number>(dropReasonCount).fill(0);
         sa.drops[index] = (sa.drops[index] ?? 0) + count;
         if (worker !== undefined) worker.drops[index] = (worker.drops[index] ?? 0) + count;
       }
@@ -265,6 +267,16 @@ export class InProcessDatapath implements Datapath<StoredSaConfig, SpdSnapshot> 
     return spi % this.workers;
   }
 }
+
+/** What an SA that never dropped a packet reports; frozen, as every such SA shares it. */
+const noDrops: readonly number[] = Object.freeze(new Array<number>(dropReasonCount).fill(0));
+
+/** The datapath's own copy of a key; an empty key (the AEADs' integrity key) has no bytes to copy. */
+function keyCopy(key: Uint8Array): Uint8Array {
+  return key.length === 0 ? noKey : new Uint8Array(key);
+}
+
+const noKey = new Uint8Array(0);
 
 function zero(sa: InstalledSa): void {
   sa.encryptionKey.fill(0);

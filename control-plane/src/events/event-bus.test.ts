@@ -34,3 +34,17 @@ test('a subscriber that throws is dropped; the others still get the event', () =
   assert.deepEqual(got, [1, 2]);
   assert.equal(bus.subscribers, 1);
 });
+
+test('each event is stamped with the clock of its publication, as ISO 8601 text', () => {
+  const times = [0, 0, 1500, 1500, 86_400_000];
+  let call = 0;
+  const bus = new EventBus({ clock: () => times[call++] ?? 0 });
+  const stamped = times.map(() => bus.publish('sa-added', {}).time);
+  assert.deepEqual(stamped, [
+    '1970-01-01T00:00:00.000Z',
+    '1970-01-01T00:00:00.000Z',
+    '1970-01-01T00:00:01.500Z',
+    '1970-01-01T00:00:01.500Z',
+    '1970-01-02T00:00:00.000Z',
+  ]);
+});

@@ -13,6 +13,9 @@ export class EventBus {
   readonly #listeners = new Set<EventListener>();
   readonly #clock: () => number;
   #nextId = 1;
+  /** The last time stamped and its text: events published within one millisecond share the text. */
+  #lastMs = Number.NaN;
+  #lastTime = '';
 
   constructor(options: { historySize?: number; clock?: () => number } = {}) {
     this.#historySize = options.historySize ?? 1024;
@@ -23,7 +26,7 @@ export class EventBus {
   publish(type: EventType, data: Record<string, unknown>): EspressoEvent {
     const event: EspressoEvent = {
       id: this.#nextId++,
-      time: new Date(this.#clock()).toISOString(),
+      time: this.#time(),
       type,
       data,
     };
@@ -37,6 +40,15 @@ export class EventBus {
       }
     }
     return event;
+  }
+
+  #time(): string {
+    const ms = this.#clock();
+    if (ms !== this.#lastMs) {
+      this.#lastMs = ms;
+      this.#lastTime = new Date(ms).toISOString();
+    }
+    return this.#lastTime;
   }
 
   /** Events after `afterId` still in the history, then every new one. Returns the unsubscribe function. */

@@ -129,8 +129,9 @@ export class ControlPlane {
 
   // SAs
 
-  createSa(body: SaCreate): Promise<SaRecord<StoredSaConfig>> {
-    const input = prepareSa(body);
+  /** `schemaChecked`: the body already passed the SaCreate schema (see prepareSa). */
+  createSa(body: SaCreate, schemaChecked = false): Promise<SaRecord<StoredSaConfig>> {
+    const input = prepareSa(body, '', schemaChecked);
     return this.serial(async () => {
       try {
         const sa = await this.installSa(input);
@@ -147,11 +148,11 @@ export class ControlPlane {
    * Adds several SAs, all or none: each is checked first (errors name /sas/<index>), then installed in
    * order; if one is refused, those installed before it are removed again.
    */
-  createSas(bodies: readonly SaCreate[]): Promise<SaRecord<StoredSaConfig>[]> {
+  createSas(bodies: readonly SaCreate[], schemaChecked = false): Promise<SaRecord<StoredSaConfig>[]> {
     const inputs: ReturnType<typeof prepareSa>[] = [];
     try {
       bodies.forEach((body, i) => {
-        inputs.push(prepareSa(body, `/sas/${i}`));
+        inputs.push(prepareSa(body, `/sas/${i}`, schemaChecked));
       });
     } catch (error) {
       for (const input of inputs) zeroKeys(input);

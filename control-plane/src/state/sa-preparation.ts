@@ -1,7 +1,20 @@
 import type { SaCreate } from '@espresso/api';
 import { hmacTagBytes, isCombinedMode, selectEngine } from '@espresso/crypto';
-import { resolveValidSaConfig, type SaConfig, validateSaConfig, zeroSaParameters } from '@espresso/esp';
-import { type SaBinding, type SaInput, type StoredSaConfig, spiOf } from '@espresso/sad';
+import {
+  checkSaConfigSemantics,
+  keyBytes,
+  type SaConfig,
+  saCipherSpec,
+  validateSaConfig,
+} from '@espresso/esp';
+import {
+  noIntegrityKey,
+  type SaBinding,
+  type SaInput,
+  SaKeyBytes,
+  type StoredSaConfig,
+  spiOf,
+} from '@espresso/sad';
 import { ApiError } from '../errors.ts';
 import { refusal } from './error-mapping.ts';
 
@@ -45,23 +58,34 @@ export function stripKeys(config: SaConfig): StoredSaConfig {
 /**
  * Checks an SA request the way the ESP package and the crypto registry would at install (fields the
  * schema cannot check, key lengths, an engine that implements the algorithm here), and turns it into
- * SAD input: the configuration without keys, and the keys as bytes the SAD takes over.
+ * SAD input: the configuration without keys, and the keys as bytes the SAD takes over. `schemaChecked`:
+ * the body already passed the SaCreate schema (an API route's validation), so only the checks after the
+ * schema run again.
  */
-export function prepareSa(body: SaCreate, prefix = ''): SaInput<StoredSaConfig> & { acquire?: number } {
+export function prepareSa(
+  body: SaCreate,
+  prefix = '',
+  schemaChecked = false,
+): SaInput<StoredSaConfig> & { acquire?: number } {
   const { sad, esp } = splitRequest(body);
-  const checked = validateSaConfig(esp);
+  const checked = schemaChecked ? checkSaConfigSemantics(esp) : validateSaConfig(esp);
   if (!checked.ok) throw ApiError.fromIssues(422, 'invalid', checked.issues, prefix);
-  const params = resolveValidSaConfig(checked.config);
+  const config = checked.config;
   try {
-    selectEngine(params.cipherSpec, params.engine);
+    selectEngine(saCipherSpec(config), config.engine ?? 'auto');
   } catch (error) {
-    zeroSaParameters(params);
     throw refusal(error, prefix);
   }
+  // The engine is known to exist before any key byte is decoded, so a refusal leaves nothing to zero.
+  const integrityKey = config.integrity?.key;
+  const keys = new SaKeyBytes(
+    keyBytes(config.encryption.key),
+    integrityKey === undefined || integrityKey === '' ? noIntegrityKey : keyBytes(integrityKey),
+  );
   return {
-    name: sad.name ?? defaultSaName(checked.config),
-    config: stripKeys(checked.config),
-    keys: params.keys,
+    name: sad.name ?? defaultSaName(config),
+    config: stripKeys(config),
+    keys,
     ...(sad.reqid === undefined ? {} : { reqid: sad.reqid }),
     ...(sad.binding === undefined ? {} : { binding: sad.binding }),
     ...(sad.acquire === undefined ? {} : { acquire: sad.acquire }),

@@ -33,7 +33,14 @@ const SEQ64_MAX = 0xffffffffffffffffn;
  */
 export function validateSaConfig(input: unknown, basePath = ''): SaConfigResult {
   if (!checker.Check(input)) return { ok: false, issues: schemaIssues(input, basePath) };
-  const config = input as SaConfig;
+  return checkSaConfigSemantics(input as SaConfig, basePath);
+}
+
+/**
+ * The checks of `validateSaConfig` that come after the schema, for a configuration already checked
+ * against `SaConfigSchema` (or a schema that embeds its fields, as an API route's body schema does).
+ */
+export function checkSaConfigSemantics(config: SaConfig, basePath = ''): SaConfigResult {
   const issues: ConfigIssue[] = [];
   const add = (path: string, message: string) => issues.push({ path: basePath + path, message });
   checkSemantics(config, add);

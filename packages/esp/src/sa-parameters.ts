@@ -72,22 +72,30 @@ export function resolveSaConfig(input: unknown): SaParameters {
   return resolveValidSaConfig(c);
 }
 
-/** Resolves a configuration that `validateSaConfig` accepted. */
-export function resolveValidSaConfig(c: SaConfig): SaParameters {
+/**
+ * The transform a configuration that `validateSaConfig` accepted asks for: what an engine is chosen by,
+ * without decoding its keys.
+ */
+export function saCipherSpec(c: SaConfig): CipherSpec {
   const encryption = c.encryption.algorithm;
   const combined = isCombinedMode(encryption);
   const integrity = combined ? 'none' : (c.integrity?.algorithm ?? 'none');
-  const encryptionKey = hexToBytes(c.encryption.key);
-  const integrityKey = hexToBytes(c.integrity?.key ?? '');
-  const icvBytes = combined ? (c.encryption.icvBytes ?? 16) : hmacTagBytes(integrity);
-  const cipherSpec: CipherSpec = {
+  return {
     encryption,
     keyBits: effectiveKeyBits(c) as CipherSpec['keyBits'],
-    icvBytes,
+    icvBytes: combined ? (c.encryption.icvBytes ?? 16) : hmacTagBytes(integrity),
     integrity,
     esn: c.esn ?? false,
     implicitIv: c.implicitIv ?? false,
   };
+}
+
+/** Resolves a configuration that `validateSaConfig` accepted. */
+export function resolveValidSaConfig(c: SaConfig): SaParameters {
+  const cipherSpec = saCipherSpec(c);
+  const encryptionKey = keyBytes(c.encryption.key);
+  const integrityKey = keyBytes(c.integrity?.key ?? '');
+  const icvBytes = cipherSpec.icvBytes;
   const hard = limits(c.lifetime?.hard);
   return {
     spi: typeof c.spi === 'number' ? c.spi : Number.parseInt(c.spi.slice(2), 16),
@@ -151,9 +159,34 @@ function address(text: string): IpAddress {
   return a;
 }
 
-/** Decodes hex into a fresh array (not Buffer's shared pool, so zeroing it leaves no copy behind). */
-function hexToBytes(hex: string): Uint8Array {
+/** Nibble values of the hex digits by character code; -1 elsewhere. */
+const hexDigits = (() => {
+  const table = new Int8Array(128).fill(-1);
+  for (let i = 0; i < 10; i++) table[48 + i] = i;
+  for (let i = 0; i < 6; i++) {
+    table[65 + i] = 10 + i;
+    table[97 + i] = 10 + i;
+  }
+  return table;
+})();
+
+/**
+ * Decodes key hex that the schema accepted (an even number of hex digits) into a fresh array: not
+ * Buffer's shared pool, so zeroing it leaves no copy behind.
+ */
+export function keyBytes(hex: string): Uint8Array {
+  if ((hex.length & 1) !== 0) throw new TypeError('key is not whole bytes of hex');
   const out = new Uint8Array(hex.length >>> 1);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.substr(2 * i, 2), 16);
+  for (let i = 0, j = 0; i < out.length; i++, j += 2) {
+    const highCode = hex.charCodeAt(j);
+    const lowCode = hex.charCodeAt(j + 1);
+    const high = highCode < 128 ? (hexDigits[highCode] as number) : -1;
+    const low = lowCode < 128 ? (hexDigits[lowCode] as number) : -1;
+    if ((high | low) < 0) {
+      out.fill(0);
+      throw new TypeError('key is not hex digits');
+    }
+    out[i] = (high << 4) | low;
+  }
   return out;
 }

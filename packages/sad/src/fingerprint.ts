@@ -27,7 +27,8 @@ export function keyFingerprint(keys: readonly Uint8Array[]): string {
     out.set(part, at);
     at += part.length;
   }
-  const digest = hash('sha256', out.subarray(0, at), 'hex').slice(0, 16);
+  // Hex of the first 8 bytes only: a slice of the full hex digest would keep all 64 digits alive with it.
+  const digest = hash('sha256', out.subarray(0, at), 'buffer').toString('hex', 0, 8);
   out.fill(0, 0, at);
   return digest;
 }

@@ -6,6 +6,7 @@ export * from './fingerprint.ts';
 export * from './high-water-marks.ts';
 export * from './lifetime.ts';
 export * from './sa-group.ts';
+export * from './sa-keys.ts';
 export * from './sa-record.ts';
 export * from './sad.ts';
 export * from './spi-allocator.ts';

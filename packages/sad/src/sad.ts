@@ -6,6 +6,7 @@ import type { HighWaterMarks } from './high-water-marks.ts';
 import { InboundIndex } from './inbound-index.ts';
 import { type LifetimeKind, type Lifetimes, type LifetimeUsage, reachedLimit } from './lifetime.ts';
 import { maxResource, type SaGroupMember, type SaGroupRecord, type SaGroupSpec } from './sa-group.ts';
+import { SaKeyBytes } from './sa-keys.ts';
 import type {
   SaConfigAdapter,
   SaDirection,
@@ -133,7 +134,7 @@ export class Sad<C, S = unknown> {
     const record: SaRecord<C> = {
       name: input.name,
       config,
-      keys: redactKeys(input.keys),
+      keys: input.keys instanceof SaKeyBytes ? input.keys : redactKeys(input.keys),
       fingerprint: keyFingerprint(keyParts),
       identity,
       markIdentity,

@@ -75,12 +75,29 @@ test('a series keyed by reqid survives a rekey: counters continue, never reset',
   assert.equal(sample(text, 'espresso_sa_bytes_total', { sa: 'reqid:42', direction: 'out' }), 1300);
 });
 
-test('events and API requests are counted', async () => {
+test('events and API requests are counted, by route path (not the URL asked for), method and status', async () => {
+  const before = await metrics();
+  const count = (text: string, labels: Record<string, string>) =>
+    sample(text, 'espresso_api_requests_total', labels) ?? 0;
+  const posted = { method: 'POST', route: '/v1/sas', status: '201' };
+  const found = { method: 'GET', route: '/v1/sas/:name', status: '200' };
+  const missing = { method: 'GET', route: '/v1/sas/:name', status: '404' };
+  const unmatched = { method: 'GET', route: 'unknown', status: '404' };
+  assert.ok(count(before, posted) >= 3);
+  assert.ok((sample(before, 'espresso_events_total', { type: 'sa-added' }) ?? 0) >= 3);
+  await h.client.call(routes.createSa, { body: gcmSa({ name: 'counted-1', spi: 0x2300 }) });
+  await h.client.call(routes.createSa, { body: gcmSa({ name: 'counted-2', spi: 0x2301 }) });
+  await h.client.call(routes.getSa, { params: { name: 'counted-1' } });
+  await assert.rejects(h.client.raw('GET', '/v1/sas/no-such-sa'), refused(404));
+  await assert.rejects(h.client.raw('GET', '/v1/no-such-route'), refused(404));
   const text = await metrics();
-  assert.ok((sample(text, 'espresso_events_total', { type: 'sa-added' }) ?? 0) >= 3);
-  assert.ok(
-    (sample(text, 'espresso_api_requests_total', { method: 'POST', route: '/v1/sas', status: '201' }) ?? 0) >=
-      3,
+  assert.equal(count(text, posted), count(before, posted) + 2);
+  assert.equal(count(text, found), count(before, found) + 1);
+  assert.equal(count(text, missing), count(before, missing) + 1);
+  assert.equal(count(text, unmatched), count(before, unmatched) + 1);
+  assert.equal(
+    sample(text, 'espresso_events_total', { type: 'sa-added' }),
+    (sample(before, 'espresso_events_total', { type: 'sa-added' }) ?? 0) + 2,
   );
 });
 
