@@ -57,6 +57,12 @@ export interface SaRuntimeOptions {
   readonly firstIdentification?: number;
   /** What the datapath offers the SA's mode when it builds its state (IP-TFS: the inner packet sink). */
   readonly modeEnvironment?: ModeEnvironment;
+  /**
+   * The runtime of the same SA this one replaces (a configuration update): its replay window carries
+   * over when the window size is unchanged, and its mode state when the mode can adopt it
+   * (`EspMode.adopt`; otherwise it is left with `replaces`).
+   */
+  readonly replaces?: SaRuntime;
 }
 
 const noEnvironment: ModeEnvironment = {};
@@ -183,14 +189,19 @@ export class SaRuntime {
     const now = options.now ?? 0;
     this.sequence =
       params.direction === 'out' ? new OutboundSequence(params.initialSequence, this.esn) : null;
+    // An update keeps the window itself, bits and all: a packet still missing below its top (reordered,
+    // or held for by IP-TFS reassembly) stays acceptable.
+    const previousReplay = options.replaces?.replay ?? null;
     this.replay =
-      params.direction === 'in'
-        ? new ReplayWindow(
-            params.replayWindow,
-            Number(params.initialReplayTop >> 32n),
-            Number(params.initialReplayTop & 0xffffffffn),
-          )
-        : null;
+      params.direction !== 'in'
+        ? null
+        : previousReplay !== null && previousReplay.size === params.replayWindow
+          ? previousReplay
+          : new ReplayWindow(
+              params.replayWindow,
+              Number(params.initialReplayTop >> 32n),
+              Number(params.initialReplayTop & 0xffffffffn),
+            );
     this.lifetime = new SaLifetime(params.soft, params.hard, now);
     this.counters = createCounterBlock(options.counters);
     this.events = options.events ?? ignoreSaEvents;
@@ -223,7 +234,14 @@ export class SaRuntime {
     this.beetVersion = params.beet?.innerLocal.version ?? 4;
     this.beetLocal = Uint32Array.from(params.beet?.innerLocal.words ?? [0, 0, 0, 0]);
     this.beetRemote = Uint32Array.from(params.beet?.innerRemote.words ?? [0, 0, 0, 0]);
-    this.mode.init?.(this, options.modeEnvironment ?? noEnvironment);
+    const env = options.modeEnvironment ?? noEnvironment;
+    const previous = options.replaces;
+    const adopted =
+      previous !== undefined &&
+      previous.mode === this.mode &&
+      previous.direction === this.direction &&
+      this.mode.adopt?.(this, previous, env) === true;
+    if (!adopted) this.mode.init?.(this, env);
   }
 
   get active(): boolean {
@@ -302,7 +320,7 @@ export class SaRuntime {
 
   /**
    * Releases the mode's state alone: for a runtime replaced by a rebuilt one that took over its crypto
-   * context (a migration), whose own mode state was built afresh.
+   * context (a migration) and did not adopt its mode state. Nothing to do when it was adopted.
    */
   releaseModeState(): void {
     if (this.modeState === null) return;

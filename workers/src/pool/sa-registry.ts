@@ -1,6 +1,6 @@
 import type { GroupResourceKind, SaBinding, SaKeys, StoredSaConfig } from '@espresso/sad';
 import type { SaPlacement } from '../control/messages.ts';
-import { chooseOwner } from './owner-assignment.ts';
+import { chooseOwner, congestionPairOf } from './owner-assignment.ts';
 
 /** What io is asked to install: an SA instance in the SAD's form (configuration and keys apart). */
 export interface SaInstallSpec {
@@ -59,6 +59,9 @@ export class SaRegistry {
   private readonly ownedCount: number[];
   /** Inbound SPI -> [owner, SAs with it]. */
   private readonly spis = new Map<number, { owner: number; count: number }>();
+  /** IP-TFS congestion pair label -> [owner, SAs with it]; and each SA's label as it was recorded. */
+  private readonly pairs = new Map<string, { owner: number; count: number }>();
+  private readonly pairOf = new Map<string, string>();
 
   constructor(workers: number, slots: number) {
     this.workers = workers;
@@ -96,6 +99,11 @@ export class SaRegistry {
     return this.spis.get(spi)?.owner ?? -1;
   }
 
+  /** The worker that owns the SAs of this IP-TFS congestion pair, or -1 when none is installed. */
+  pairedWith(label: string): number {
+    return this.pairs.get(label)?.owner ?? -1;
+  }
+
   /**
    * Where an SA instance goes: a re-install of a known name keeps its owner and slot; a new one gets
    * the least-used owner its binding allows and the lowest free slot. Nothing is recorded yet.
@@ -116,10 +124,17 @@ export class SaRegistry {
       }
       slot = this.freeSlots[this.freeSlots.length - 1]!;
       owner = chooseOwner(
-        { direction, spi, binding, resourceKind: spec.resourceKind },
+        {
+          direction,
+          spi,
+          binding,
+          resourceKind: spec.resourceKind,
+          congestionPair: congestionPairOf(spec.config),
+        },
         this.workers,
         this.ownedCount,
         (s) => this.steeredTo(s),
+        (label) => this.pairedWith(label),
       );
     }
     return {
@@ -158,6 +173,13 @@ export class SaRegistry {
       if (known === undefined) this.spis.set(placement.spi, { owner: placement.owner, count: 1 });
       else known.count++;
     }
+    const label = congestionPairOf(config);
+    if (label !== null) {
+      this.pairOf.set(placement.name, label);
+      const known = this.pairs.get(label);
+      if (known === undefined) this.pairs.set(label, { owner: placement.owner, count: 1 });
+      else known.count++;
+    }
     return entry;
   }
 
@@ -183,6 +205,12 @@ export class SaRegistry {
     if (entry.placement.direction === 'in') {
       const known = this.spis.get(entry.placement.spi);
       if (known !== undefined && --known.count === 0) this.spis.delete(entry.placement.spi);
+    }
+    const label = this.pairOf.get(entry.placement.name);
+    if (label !== undefined) {
+      this.pairOf.delete(entry.placement.name);
+      const known = this.pairs.get(label);
+      if (known !== undefined && --known.count === 0) this.pairs.delete(label);
     }
   }
 }

@@ -42,8 +42,9 @@ export function buildSaRuntime(config: StoredSaConfig, keys: SaKeys, options: Sa
 
 /**
  * The same SA with a changed configuration (a migration, marks, lifetimes): the crypto context moves
- * over, and so do the sequence counter or replay window and the lifetime usage, so an update never
- * rewinds anything.
+ * over, and so do the sequence counter or replay window, the lifetime usage and the mode's state
+ * (IP-TFS send queue, reassembly, congestion control) unless the mode's own parameters changed, so an
+ * update never rewinds or loses anything.
  */
 export function rebuildSaRuntime(
   previous: SaRuntime,
@@ -72,8 +73,12 @@ export function rebuildSaRuntime(
     initialReplayTop:
       replay === null ? resolved.initialReplayTop : (BigInt(replay.topHigh) << 32n) | BigInt(replay.topLow),
   };
-  const next = new SaRuntime(params, previous.cipher, { ...options, now: previous.lifetime.addedAt });
-  // The new runtime's mode built its own state (IP-TFS sizes follow the outer header); the old one's goes.
+  const next = new SaRuntime(params, previous.cipher, {
+    ...options,
+    now: previous.lifetime.addedAt,
+    replaces: previous,
+  });
+  // A mode state the new runtime did not adopt (its parameters changed) goes, its plaintext zeroed.
   previous.releaseModeState();
   next.lifetime.packets = previous.lifetime.packets;
   next.lifetime.bytes = previous.lifetime.bytes;

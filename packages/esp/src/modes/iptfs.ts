@@ -33,6 +33,8 @@ export interface IptfsSaState {
   readonly receiver: IptfsReceiver | null;
   /** Send outer packets ECN-capable (the `iptfs.ecn` option); otherwise Not-ECT, RFC 9347 §3.1. */
   readonly ecnCapable: boolean;
+  /** The outer IP packet size the sender packs for: `packetSize`, or the path MTU it last heard of. */
+  outerPacketBytes: number;
   /**
    * What the mode dropped outside any packet's verdict, by DropReason code: the receiver's losses,
    * late and malformed payloads, found when a payload or the drop timer shows them. The datapath adds
@@ -60,6 +62,7 @@ export function attachIptfs(sa: SaRuntime, state: IptfsAttachment): void {
     sender: state.sender ?? null,
     receiver: state.receiver ?? null,
     ecnCapable: state.ecnCapable ?? false,
+    outerPacketBytes: sa.params.iptfs?.packetSize || DEFAULT_PATH_MTU,
     drops: state.drops ?? state.receiver?.drops ?? new Float64Array(dropReasonCount),
   };
   sa.modeState = attached;
@@ -88,10 +91,35 @@ export function iptfsPayloadBytes(sa: SaRuntime, outerPacketBytes: number): numb
  * fixed packetSize); a size too small for one octet of data after the header is ignored by the sender.
  */
 export function setIptfsPathMtu(sa: SaRuntime, pathMtu: number): boolean {
-  const sender = iptfsStateOf(sa)?.sender ?? null;
-  if (sender === null || (sa.params.iptfs?.packetSize ?? 0) !== 0) return false;
+  const state = iptfsStateOf(sa);
+  const sender = state?.sender ?? null;
+  if (state === null || sender === null || (sa.params.iptfs?.packetSize ?? 0) !== 0) return false;
   sender.setPayloadBytes(iptfsPayloadBytes(sa, pathMtu));
+  state.outerPacketBytes = pathMtu;
   return true;
+}
+
+/** Whether two SAs' resolved IP-TFS parameters are the same (a runtime without them has the defaults). */
+function sameParameters(
+  a: IptfsParameters | null | undefined,
+  b: IptfsParameters | null | undefined,
+): boolean {
+  const x = a ?? resolveIptfsConfig({});
+  const y = b ?? resolveIptfsConfig({});
+  return (
+    x.packetSize === y.packetSize &&
+    x.maxQueueBytes === y.maxQueueBytes &&
+    x.initDelayUs === y.initDelayUs &&
+    x.dropTimeUs === y.dropTimeUs &&
+    x.reorderWindow === y.reorderWindow &&
+    x.dontFragment === y.dontFragment &&
+    x.bitsPerSecond === y.bitsPerSecond &&
+    x.maxBurst === y.maxBurst &&
+    x.congestionControl === y.congestionControl &&
+    x.ecn === y.ecn &&
+    x.padToSize === y.padToSize &&
+    x.congestionPair === y.congestionPair
+  );
 }
 
 /**
@@ -145,7 +173,7 @@ function buildState(sa: SaRuntime, env: ModeEnvironment): IptfsSaState {
       icmpSource6: sa.localWords,
       now,
     });
-    return { sender, receiver: null, ecnCapable: params.ecn, drops };
+    return { sender, receiver: null, ecnCapable: params.ecn, outerPacketBytes: outer, drops };
   }
   const sink = env.innerSink?.(sa);
   const replay = sa.replay!;
@@ -165,7 +193,7 @@ function buildState(sa: SaRuntime, env: ModeEnvironment): IptfsSaState {
                 })
               : null,
         });
-  return { sender: null, receiver, ecnCapable: params.ecn, drops };
+  return { sender: null, receiver, ecnCapable: params.ecn, outerPacketBytes: 0, drops };
 }
 
 /**
@@ -187,6 +215,26 @@ export const iptfsMode: EspMode = {
     const state = buildState(sa, env);
     sa.modeState = state;
     sa.modeDrops = state.drops;
+  },
+
+  adopt(sa: SaRuntime, previous: SaRuntime): boolean {
+    const state = previous.modeState as IptfsSaState | null;
+    if (state === null || !sameParameters(previous.params.iptfs, sa.params.iptfs)) return false;
+    previous.modeState = null;
+    previous.modeDrops = null;
+    sa.modeState = state;
+    sa.modeDrops = state.drops;
+    const sender = state.sender;
+    if (sender !== null) {
+      // The outer header may have changed size (a move between IPv4 and IPv6, UDP encapsulation turned
+      // on or off): the payloads change so that the outer packets keep their size. Too-big errors come
+      // from the SA's new address.
+      const outer = state.outerPacketBytes;
+      const payloadBytes = iptfsPayloadBytes(sa, outer);
+      if (payloadBytes !== iptfsPayloadBytes(previous, outer)) sender.setPayloadBytes(payloadBytes);
+      sender.setIcmpSource(sa.localWords[3]!, sa.localWords);
+    }
+    return true;
   },
 
   destroy(sa: SaRuntime): void {

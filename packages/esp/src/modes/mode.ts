@@ -24,6 +24,13 @@ export interface EspMode {
   /** Releases the SA's mode state, zeroing any plaintext it holds; called once, when the SA goes. */
   destroy?(sa: SaRuntime): void;
   /**
+   * Instead of `init`: takes over the mode state of `previous`, the runtime of the same SA that `sa`
+   * replaces (a configuration update: addresses, lifetimes), so that nothing queued or held is lost.
+   * Returns false, having taken nothing, when the state cannot carry over (the mode's own parameters
+   * changed); `init` then builds a fresh one.
+   */
+  adopt?(sa: SaRuntime, previous: SaRuntime, env: ModeEnvironment): boolean;
+  /**
    * The datapath's clock reached `now`: timers run, and packets that are due are made into
    * `out.vector` from index `out.from` (below `out.to`), each in a slot from `out.slots` and flagged
    * PacketFlag.modePayload. Returns how many were made; the caller seals them with `EspOutbound`.
