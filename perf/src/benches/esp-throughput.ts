@@ -28,7 +28,7 @@ import { formatTable } from '../lib/table.ts';
 
 const usage = `Usage: npm run bench -- esp-throughput [options]
 
-ESP encrypt (tunnel mode, IPv4 in IPv4) and decrypt packets/s on one thread, per engine, algorithm and
+ESP encrypt (tunnel mode, IPv4 inside) and decrypt packets/s on one thread, per engine, algorithm and
 inner packet size, beside the bare crypto loop of the same engine (batch seal/open of the same ESP
 payloads with no ESP framing) and \`openssl speed -evp\` measured in the same run.
 
@@ -37,6 +37,8 @@ payloads with no ESP framing) and \`openssl speed -evp\` measured in the same ru
   --bytes N[,N]          inner IP packet sizes (default: 64,512,1400)
   --batch N              packets per batch (default 64)
   --ms N                 measuring time per trial in ms (default 250; 3 trials, best kept)
+  --outer 4|6            the outer header's IP version (default 4)
+  --encap                ESP in UDP (RFC 3948) instead of ESP straight in IP
   --clock cpu|wall       divide by this thread's CPU time (default: what openssl speed does too, and
                          what other jobs on a shared machine cannot inflate) or by elapsed time
 `;
@@ -49,6 +51,8 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '64' },
     ms: { type: 'string', default: '250' },
     clock: { type: 'string', default: 'cpu' },
+    outer: { type: 'string', default: '4' },
+    encap: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -95,6 +99,12 @@ if (values.clock !== 'cpu' && values.clock !== 'wall') {
   process.exit(2);
 }
 const clock: RateClock = values.clock;
+if (values.outer !== '4' && values.outer !== '6') {
+  process.stderr.write(`esp-throughput: --outer must be 4 or 6, got '${values.outer}'\n${usage}`);
+  process.exit(2);
+}
+const outerVersion = values.outer === '4' ? 4 : 6;
+const encap = values.encap;
 const options = {
   minMs: Number(values.ms),
   warmupMs: Math.min(150, Number(values.ms)),
@@ -166,7 +176,7 @@ type Rounds = { readonly [K in keyof Figures]: () => number } & { readonly close
 
 /** Sets up one engine, algorithm and size; each returned function measures one figure once. */
 function prepare(engine: string, alg: AlgorithmCase, size: number, noCrypto: boolean): Rounds {
-  const pair = saPair(alg, { extra: { engine } });
+  const pair = saPair(alg, { extra: { engine }, outerVersion, innerVersion: 4, encap });
   const configOut: SaConfig = pair.out;
   const spec = resolveSaConfig(configOut).cipherSpec;
   const out = createSaRuntime(configOut, noCrypto ? { cipher: noopCipher(spec) } : {});
@@ -218,7 +228,13 @@ function prepare(engine: string, alg: AlgorithmCase, size: number, noCrypto: boo
   allForwarded(work, 'decrypt');
 
   // The bare loop: the same ESP payloads sealed and opened by the same engine, nothing else.
-  const bare = bareBatch(sealed, sealedOffset, sealedLength, out.udpBytes + 20, n);
+  const bare = bareBatch(
+    sealed,
+    sealedOffset,
+    sealedLength,
+    out.udpBytes + (outerVersion === 4 ? 20 : 40),
+    n,
+  );
   const cipher: SaCipher = out.cipher;
   const opened = copyBatch(bare);
   cipher.seal(opened, 0, n);
@@ -313,7 +329,7 @@ const ratio = (x: number, ref: number) => `${(x / ref).toFixed(2)}`;
 
 process.stdout.write(`${machineLine(1)}\n`);
 process.stdout.write(
-  `ESP tunnel mode, IPv4 in IPv4, batches of ${batchSize}; bytes = inner IP packet (Gbit/s counts inner bytes).\n` +
+  `ESP tunnel mode, IPv4 in IPv${outerVersion}${encap ? ' in UDP' : ''}, batches of ${batchSize}; bytes = inner IP packet (Gbit/s counts inner bytes).\n` +
     `bare = the engine's own batch seal/open of the same ESP payloads, no ESP framing; enc/bare and dec/bare = ESP / bare ` +
     `(target >= 0.8); enc/1-by-1 and dec/1-by-1 = ESP / the same crypto called once per packet.\n` +
     `dec/enc = ESP decrypt / ESP encrypt (target >= 0.9).\n` +
