@@ -37,7 +37,8 @@ plain-ESP reference is measured in the same run, trials of all four figures inte
 trial of each is kept. Rates are per second of this thread's CPU time (the machine is shared: time the
 core was taken away is not counted), with the wall-clock rates beside them.
 
-  --alg NAME        aes-gcm-128, aes-gcm-256, chacha20-poly1305 (default aes-gcm-256)
+  --alg NAME[,NAME] aes-gcm-128, aes-gcm-256, chacha20-poly1305 (default aes-gcm-256,chacha20-poly1305;
+                    each engine runs those it supports)
   --engine NAME[,NAME]  crypto engines (default: every registered one that runs the algorithm)
   --bytes N[,N]     inner IP packet sizes (default 64)
   --outer N         outer IP packet size, IP-TFS packetSize (default 1400)
@@ -48,7 +49,7 @@ core was taken away is not counted), with the wall-clock rates beside them.
 
 const { values } = parseArgs({
   options: {
-    alg: { type: 'string', default: 'aes-gcm-256' },
+    alg: { type: 'string', multiple: true },
     engine: { type: 'string', multiple: true },
     bytes: { type: 'string', multiple: true },
     outer: { type: 'string', default: '1400' },
@@ -79,14 +80,16 @@ const algorithms: Record<string, AlgorithmCase> = {
     encryption: { algorithm: 'chacha20-poly1305', key: pattern(36, 1) },
   },
 };
-const alg = algorithms[values.alg];
+const algs = (values.alg?.flatMap((s) => s.split(',')) ?? ['aes-gcm-256', 'chacha20-poly1305']).map(
+  (name) => algorithms[name],
+);
 const sizes = (values.bytes?.flatMap((s) => s.split(',')) ?? ['64']).map(Number);
 const outerBytes = Number(values.outer);
 const batch = Number(values.batch);
 const trials = Number(values.trials);
 const ms = Number(values.ms);
 if (
-  alg === undefined ||
+  algs.some((a) => a === undefined) ||
   sizes.some((n) => !(n >= 28 && n <= 1500)) ||
   !(outerBytes >= 256 && outerBytes <= 1900) ||
   !(batch >= 1) ||
@@ -219,13 +222,13 @@ type Rounds = { readonly [K in Exclude<keyof Figures, 'innerPerOuter'>]: () => R
 };
 
 /** Builds every SA and buffer for one engine and size, checks one round of each, and returns the figures. */
-function prepare(engine: string, size: number): Rounds {
+function prepare(alg: AlgorithmCase, engine: string, size: number): Rounds {
   const packet = innerPacket({ version: 4, src: '10.1.0.1', dst: '10.2.0.2', payloadBytes: size - 28 });
   const capacity = Math.max(batch, 256);
   const encoder = new EspOutbound({ capacity });
 
   // Plain ESP, send: each round puts the inner packets back (the last round sealed them in place).
-  const esp = saPair(alg!, { extra: { engine } });
+  const esp = saPair(alg, { extra: { engine } });
   const espOut = createSaRuntime(esp.out);
   const espIn = createSaRuntime(esp.in);
   const espTable = new InboundSaTable();
@@ -263,7 +266,7 @@ function prepare(engine: string, size: number): Rounds {
   // not changed: the same slots serve every batch); then the outer packets are packed into slots of
   // the same buffer, as a worker's pool holds both, and sealed.
   const sink = new SlotSink(1024);
-  const tfs = saPair(alg!, {
+  const tfs = saPair(alg, {
     spi: 0x2001,
     mode: 'iptfs',
     extra: { engine, iptfs: { packetSize: outerBytes, padToSize: true } },
@@ -339,8 +342,8 @@ function prepare(engine: string, size: number): Rounds {
 
 const best = (a: Rate, b: Rate): Rate => ({ cpu: Math.max(a.cpu, b.cpu), wall: Math.max(a.wall, b.wall) });
 
-function measure(engine: string, size: number): Figures {
-  const r = prepare(engine, size);
+function measure(alg: AlgorithmCase, engine: string, size: number): Figures {
+  const r = prepare(alg, engine, size);
   const zero = { cpu: 0, wall: 0 };
   const f: Figures = { espSeal: zero, tfsSend: zero, espOpen: zero, tfsReceive: zero, innerPerOuter: 0 };
   // Warm-up: every path optimised before the first trial.
@@ -361,34 +364,38 @@ function measure(engine: string, size: number): Figures {
   return f;
 }
 
-function engineRuns(engine: string): boolean {
+function engineRuns(alg: AlgorithmCase, engine: string): boolean {
   try {
-    createSaRuntime(saPair(alg!, { extra: { engine } }).out).destroy();
+    createSaRuntime(saPair(alg, { extra: { engine } }).out).destroy();
     return true;
   } catch {
     return false;
   }
 }
 
-const engines = (values.engine?.flatMap((s) => s.split(',')) ?? engineNames()).filter((e) => {
-  if (engineRuns(e)) return true;
-  process.stderr.write(`engine ${e} does not run ${alg.name} here: left out\n`);
-  return false;
-});
-
+const engines = values.engine?.flatMap((s) => s.split(',')) ?? engineNames();
+/** Every (algorithm, engine) pair asked for that runs here. */
+const runs = (algs as AlgorithmCase[]).flatMap((alg) =>
+  engines.filter((e) => engineRuns(alg, e)).map((engine) => ({ alg, engine })),
+);
+if (runs.length === 0) {
+  process.stderr.write('none of the engines asked for runs any of the algorithms asked for\n');
+  process.exit(2);
+}
 process.stdout.write(`${machineLine(1)}\n`);
 process.stdout.write(
-  `${alg.name}; IPv4 in IPv4; IP-TFS outer packets of ${outerBytes} octets (packetSize), ${batch} per ` +
+  `IPv4 in IPv4; IP-TFS outer packets of ${outerBytes} octets (packetSize), ${batch} per ` +
     `engine call; plain ESP ${batch} inner packets per engine call; best of ${trials} interleaved trials ` +
     `of ${ms} ms; rates per CPU-second of the one thread (wall-clock rate in brackets)\n\n`,
 );
 const rate = (r: Rate) => `${formatRate(r.cpu)} (${formatRate(r.wall)})`;
 const ratio = (a: Rate, b: Rate) => `${(a.cpu / b.cpu).toFixed(2)}x (${(a.wall / b.wall).toFixed(2)}x)`;
 const rows: string[][] = [];
-for (const engine of engines) {
+for (const { alg, engine } of runs) {
   for (const size of sizes) {
-    const f = measure(engine, size);
+    const f = measure(alg, engine, size);
     rows.push([
+      alg.name,
       engine,
       String(size),
       f.innerPerOuter.toFixed(1),
@@ -405,6 +412,7 @@ for (const engine of engines) {
 process.stdout.write(
   `${formatTable(
     [
+      'algorithm',
       'engine',
       'inner bytes',
       'inner per outer',
@@ -419,17 +427,19 @@ process.stdout.write(
     rows,
   )}\n`,
 );
-const cipherName =
-  alg.encryption.algorithm === 'aes-gcm' ? `aes-${alg.encryption.keyBits}-gcm` : 'chacha20-poly1305';
 const refRows: string[][] = [];
-for (const size of [...sizes, outerBytes]) {
-  const bytesPerSecond = opensslSpeed(cipherName, size);
-  refRows.push([
-    cipherName,
-    String(size),
-    bytesPerSecond === null ? 'n/a' : formatRate(bytesPerSecond / size),
-    bytesPerSecond === null ? 'n/a' : gbits(bytesPerSecond / size, size),
-  ]);
+for (const alg of algs as AlgorithmCase[]) {
+  const cipherName =
+    alg.encryption.algorithm === 'aes-gcm' ? `aes-${alg.encryption.keyBits}-gcm` : 'chacha20-poly1305';
+  for (const size of [...sizes, outerBytes]) {
+    const bytesPerSecond = opensslSpeed(cipherName, size);
+    refRows.push([
+      cipherName,
+      String(size),
+      bytesPerSecond === null ? 'n/a' : formatRate(bytesPerSecond / size),
+      bytesPerSecond === null ? 'n/a' : gbits(bytesPerSecond / size, size),
+    ]);
+  }
 }
 process.stdout.write(
   `\nreference, same run: ${opensslVersion()}, openssl speed -evp, one process\n${formatTable(
