@@ -32,7 +32,8 @@ export class ReorderBuffer {
   }
 
   has(seq: number): boolean {
-    return this.window > 0 && this.seq[seq % this.window] === seq;
+    // In order, nothing is held: no 64-bit modulo per packet.
+    return this.held > 0 && this.seq[seq % this.window] === seq;
   }
 
   /** Holds a copy of `buf[offset, offset + length)` as sequence `seq`; `broken` holds no bytes. */
