@@ -4,14 +4,11 @@ import {
   createIpv4Header,
   createIpv6ExtensionChain,
   createIpv6Header,
-  createUdpHeader,
   IpProtocol,
   ipv4PseudoHeaderSum,
   ipv6PseudoHeaderSum,
   parseIpv4Header,
   parseIpv6Header,
-  parseUdpHeader,
-  readU32,
   verifyUdpChecksumIpv4,
   verifyUdpChecksumIpv6,
   WIRE_OK,
@@ -48,7 +45,6 @@ let lastEpoch = 0;
 const h4 = createIpv4Header();
 const h6 = createIpv6Header();
 const chain = createIpv6ExtensionChain();
-const udp = createUdpHeader();
 
 /**
  * Inbound ESP for one worker (RFC 4303 §3.4), two passes as VPP does it. Pass 1 parses each outer
@@ -322,27 +318,32 @@ export class EspInbound {
       let esp = l4;
       let espEnd = end;
       if (protocol === IpProtocol.udp) {
-        let r = parseUdpHeader(buf, l4, end - l4, udp);
-        if (r !== WIRE_OK) {
-          this.dropEarly(v, i, r);
+        if (end - l4 < 8) {
+          this.dropEarly(v, i, DropReason.truncated);
+          continue;
+        }
+        const lengthAndChecksum = view.getUint32(l4 + 4);
+        const udpLength = lengthAndChecksum >>> 16;
+        if (udpLength < 8 || udpLength > end - l4) {
+          this.dropEarly(v, i, DropReason.badTotalLength);
           continue;
         }
         // A zero checksum over IPv4 means none (RFC 3948 senders use it); over IPv6 the ESP-in-UDP port
         // takes it too (RFC 6935). Only a checksum that is there costs the sum of the packet.
-        if (udp.checksum !== 0) {
-          r =
+        if ((lengthAndChecksum & 0xffff) !== 0) {
+          const r =
             version === 4
               ? verifyUdpChecksumIpv4(
                   buf,
                   l4,
-                  udp.length,
-                  ipv4PseudoHeaderSum(buf, o, IpProtocol.udp, udp.length),
+                  udpLength,
+                  ipv4PseudoHeaderSum(buf, o, IpProtocol.udp, udpLength),
                 )
               : verifyUdpChecksumIpv6(
                   buf,
                   l4,
-                  udp.length,
-                  ipv6PseudoHeaderSum(buf, src, dst, IpProtocol.udp, udp.length),
+                  udpLength,
+                  ipv6PseudoHeaderSum(buf, src, dst, IpProtocol.udp, udpLength),
                   true,
                 );
           if (r !== WIRE_OK) {
@@ -351,13 +352,13 @@ export class EspInbound {
           }
         }
         esp = l4 + 8;
-        espEnd = l4 + udp.length;
+        espEnd = l4 + udpLength;
         const payload = espEnd - esp;
         if (payload === 1 && buf[esp] === 0xff) {
           this.dropEarly(v, i, DropReason.natKeepalive);
           continue;
         }
-        if (payload >= 4 && readU32(buf, esp) === 0) {
+        if (payload >= 4 && view.getUint32(esp) === 0) {
           if (this.ikeSink !== null) {
             try {
               this.ikeSink(buf, esp + 4, payload - 4, i);

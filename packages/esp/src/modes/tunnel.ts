@@ -58,39 +58,57 @@ export const tunnelMode: EspMode = {
   },
 
   deliverInbound(_sa: SaRuntime, buf: Uint8Array, p: InboundPacket): number {
+    // Kept small so that the ESP layer's call inlines it: an option-less IPv4 packet under a Not-ECT
+    // outer header needs nothing but its length; anything else takes the full checks.
     const at = p.payloadOffset;
-    const available = p.payloadLength;
-    const first = buf[at]!;
-    let total: number;
-    let ecn: number;
-    // The inner packet's version must match the next header, and its length must fit the payload (the
-    // rest is TFC padding). Its checksum is the forwarding path's business, as for any packet.
-    if (p.nextHeader === IpProtocol.ipip) {
-      if (available < 20 || first >>> 4 !== 4) return DropReason.badInnerHeader;
-      const headerLength = (first & 0x0f) << 2;
-      total = (buf[at + 2]! << 8) | buf[at + 3]!;
-      if (headerLength < 20 || total < headerLength || total > available) return DropReason.badInnerHeader;
-      ecn = buf[at + 1]! & 3;
-    } else if (p.nextHeader === IpProtocol.ipv6) {
-      if (available < 40 || first >>> 4 !== 6) return DropReason.badInnerHeader;
-      total = 40 + ((buf[at + 4]! << 8) | buf[at + 5]!);
-      if (total > available) return DropReason.badInnerHeader;
-      ecn = (buf[at + 1]! >>> 4) & 3;
-    } else {
-      return DropReason.badNextHeader;
-    }
-    // An outer Not-ECT leaves the inner ECN as it is (RFC 6040 §4.2): only a marked outer needs the table.
-    const outerEcn = outerTrafficClass(buf, p) & 3;
-    if (outerEcn !== 0) {
-      const merged = innerEcnOnDecapsulation(ecn, outerEcn);
-      if (merged < 0) return DropReason.ecnCeNotEct;
-      if (merged !== ecn) {
-        if (p.nextHeader === IpProtocol.ipip) setIpv4Ecn(buf, at, merged);
-        else setIpv6Ecn(buf, at, merged);
+    if (p.nextHeader === IpProtocol.ipip && buf[at] === 0x45 && p.payloadLength >= 20) {
+      const total = (buf[at + 2]! << 8) | buf[at + 3]!;
+      if (total >= 20 && total <= p.payloadLength && (outerTrafficClass(buf, p) & 3) === 0) {
+        p.resultOffset = at;
+        p.resultLength = total;
+        return VERDICT_FORWARD;
       }
     }
-    p.resultOffset = at;
-    p.resultLength = total;
-    return VERDICT_FORWARD;
+    return deliverInnerPacket(buf, p);
   },
 };
+
+/**
+ * The inner packet's version must match the next header, and its length must fit the payload (the rest
+ * is TFC padding); ECN is merged per RFC 6040 §4.2. Its checksum is the forwarding path's business, as
+ * for any packet.
+ */
+function deliverInnerPacket(buf: Uint8Array, p: InboundPacket): number {
+  const at = p.payloadOffset;
+  const available = p.payloadLength;
+  const first = buf[at]!;
+  let total: number;
+  let ecn: number;
+  if (p.nextHeader === IpProtocol.ipip) {
+    if (available < 20 || first >>> 4 !== 4) return DropReason.badInnerHeader;
+    const headerLength = (first & 0x0f) << 2;
+    total = readU16(buf, at + 2);
+    if (headerLength < 20 || total < headerLength || total > available) return DropReason.badInnerHeader;
+    ecn = buf[at + 1]! & 3;
+  } else if (p.nextHeader === IpProtocol.ipv6) {
+    if (available < 40 || first >>> 4 !== 6) return DropReason.badInnerHeader;
+    total = 40 + readU16(buf, at + 4);
+    if (total > available) return DropReason.badInnerHeader;
+    ecn = (buf[at + 1]! >>> 4) & 3;
+  } else {
+    return DropReason.badNextHeader;
+  }
+  // An outer Not-ECT leaves the inner ECN as it is: only a marked outer needs the table.
+  const outerEcn = outerTrafficClass(buf, p) & 3;
+  if (outerEcn !== 0) {
+    const merged = innerEcnOnDecapsulation(ecn, outerEcn);
+    if (merged < 0) return DropReason.ecnCeNotEct;
+    if (merged !== ecn) {
+      if (p.nextHeader === IpProtocol.ipip) setIpv4Ecn(buf, at, merged);
+      else setIpv6Ecn(buf, at, merged);
+    }
+  }
+  p.resultOffset = at;
+  p.resultLength = total;
+  return VERDICT_FORWARD;
+}
