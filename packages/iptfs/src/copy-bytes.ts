@@ -35,74 +35,31 @@ class ViewCache {
   }
 }
 
-const sources = new ViewCache();
-const targets = new ViewCache();
-
 /**
- * Copies `length` bytes from `src[srcOffset]` to `dst[dstOffset]`; the ranges must not overlap unless
- * they are in the same place or the copy is over `SMALL_COPY_BYTES` (then it moves as memmove does).
- * Allocates nothing once both buffers have been seen. Small copies (an inner packet of a few dozen
- * bytes, the common IP-TFS case) move 64-bit words in JavaScript; larger ones go to Node's native copy,
- * which works on any Uint8Array and allocates no view (unlike `set(subarray())`).
+ * Copies between Uint8Arrays (no overlap unless the copy is over `SMALL_COPY_BYTES`, which moves as
+ * memmove does), allocating nothing once it has seen the arrays. Small copies (an inner packet of a few
+ * dozen bytes, the common IP-TFS case) move 64-bit words through DataViews; larger ones go to Node's
+ * native copy, which works on any Uint8Array and allocates no view (unlike `set(subarray())`). Each
+ * user that copies between arrays of its own (a send queue's ring, a receiver's partial packet) has
+ * its own copier, so that the views it needs stay cached however many SAs a worker runs.
  */
-export function copyBytes(
-  src: Uint8Array,
-  srcOffset: number,
-  dst: Uint8Array,
-  dstOffset: number,
-  length: number,
-): void {
-  if (length > SMALL_COPY_BYTES) {
-    bufferCopy.call(src, dst, dstOffset, srcOffset, srcOffset + length);
-    return;
-  }
-  if (length <= 0) return;
-  const from = sources.of(src);
-  const to = targets.of(dst);
-  let s = srcOffset;
-  let d = dstOffset;
-  const pairs = s + (length & ~15);
-  // Bit-exact: BigInt64 lanes carry any pattern (a Float64 lane could canonicalise a NaN).
-  while (s < pairs) {
-    to.setBigUint64(d, from.getBigUint64(s, true), true);
-    to.setBigUint64(d + 8, from.getBigUint64(s + 8, true), true);
-    s += 16;
-    d += 16;
-  }
-  if ((length & 8) !== 0) {
-    to.setBigUint64(d, from.getBigUint64(s, true), true);
-    s += 8;
-    d += 8;
-  }
-  for (let k = length & 7; k > 0; k--) dst[d++] = src[s++]!;
-}
-
-/**
- * Copies into one array (a send queue's ring) from whichever array the packets come from: the view
- * of the target is made once, the source's once per source array, so nothing is shared with other
- * copiers and nothing is allocated per packet.
- */
-export class CopyInto {
-  private readonly target: Uint8Array;
-  private readonly to: DataView;
+export class ByteCopier {
   private readonly sources = new ViewCache();
+  private readonly targets = new ViewCache();
 
-  constructor(target: Uint8Array) {
-    this.target = target;
-    this.to = new DataView(target.buffer, target.byteOffset, target.byteLength);
-  }
-
-  /** Copies `src[srcOffset, srcOffset + length)` to `offset` of the target (no overlap). */
-  copy(src: Uint8Array, srcOffset: number, offset: number, length: number): void {
+  copy(src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, length: number): void {
     if (length > SMALL_COPY_BYTES) {
-      bufferCopy.call(src, this.target, offset, srcOffset, srcOffset + length);
+      bufferCopy.call(src, dst, dstOffset, srcOffset, srcOffset + length);
       return;
     }
+    if (length <= 0) return;
+    // The views span exactly the arrays: a copy that runs past either throws RangeError.
     const from = this.sources.of(src);
-    const to = this.to;
+    const to = this.targets.of(dst);
     let s = srcOffset;
-    let d = offset;
+    let d = dstOffset;
     const pairs = s + (length & ~15);
+    // Bit-exact: BigInt64 lanes carry any pattern (a Float64 lane could canonicalise a NaN).
     while (s < pairs) {
       to.setBigUint64(d, from.getBigUint64(s, true), true);
       to.setBigUint64(d + 8, from.getBigUint64(s + 8, true), true);
@@ -116,4 +73,17 @@ export class CopyInto {
     }
     for (let k = length & 7; k > 0; k--) to.setUint8(d++, from.getUint8(s++));
   }
+}
+
+const shared = new ByteCopier();
+
+/** `ByteCopier.copy` with a copier shared by the callers that have none of their own. */
+export function copyBytes(
+  src: Uint8Array,
+  srcOffset: number,
+  dst: Uint8Array,
+  dstOffset: number,
+  length: number,
+): void {
+  shared.copy(src, srcOffset, dst, dstOffset, length);
 }

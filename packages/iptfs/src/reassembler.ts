@@ -8,7 +8,7 @@ import {
   setIpv6Ecn,
   WIRE_OK,
 } from '@espresso/wire';
-import { copyBytes } from './copy-bytes.ts';
+import { ByteCopier } from './copy-bytes.ts';
 import { ecnOnDecapsulation, mergeOuterEcn } from './ecn.ts';
 import type { InnerPacketSink } from './inner-sink.ts';
 
@@ -42,6 +42,7 @@ export class Reassembler {
   private readonly sink: InnerPacketSink;
   private readonly drops: Float64Array;
   private readonly partial = new Uint8Array(MAX_DECLARED);
+  private readonly copier = new ByteCopier();
   private readonly ipv4 = createIpv4Header();
   /** Octets of the packet being reassembled held so far; 0 when none is. */
   private have = 0;
@@ -141,7 +142,7 @@ export class Reassembler {
     if (this.total === 0) {
       const known = this.partial[0]! >>> 4 === 4 ? V4_LENGTH_KNOWN_AT : V6_LENGTH_KNOWN_AT;
       used = Math.min(known - this.have, continuation);
-      copyBytes(buf, at, this.partial, this.have, used);
+      this.copier.copy(buf, at, this.partial, this.have, used);
       this.have += used;
       if (this.have === known) {
         const total = declaredLength(this.partial, 0);
@@ -166,7 +167,7 @@ export class Reassembler {
     }
     this.partialOuterEcn = mergeOuterEcn(this.partialOuterEcn, outerEcn);
     const n = continuation - used;
-    copyBytes(buf, at + used, this.partial, this.have, n);
+    this.copier.copy(buf, at + used, this.partial, this.have, n);
     this.have += n;
     if (this.have < this.total) return -1;
     const total = this.total;
@@ -223,7 +224,7 @@ export class Reassembler {
   }
 
   private startPartial(buf: Uint8Array, pos: number, n: number, total: number, outerEcn: number): void {
-    copyBytes(buf, pos, this.partial, 0, n);
+    this.copier.copy(buf, pos, this.partial, 0, n);
     this.have = n;
     this.total = total;
     this.partialOuterEcn = outerEcn;
@@ -264,7 +265,7 @@ export class Reassembler {
       return;
     }
     const out = sink.buffer;
-    copyBytes(buf, at, out, offset, total);
+    this.copier.copy(buf, at, out, offset, total);
     if (ecn !== innerEcn) {
       if (v4) setIpv4Ecn(out, offset, ecn);
       else setIpv6Ecn(out, offset, ecn);

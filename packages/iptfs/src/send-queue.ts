@@ -1,4 +1,4 @@
-import { CopyInto, copyBytes } from './copy-bytes.ts';
+import { ByteCopier } from './copy-bytes.ts';
 
 /** The smallest inner packet: an IPv4 header alone. Bounds how many entries a byte budget can hold. */
 const MIN_ENTRY_BYTES = 20;
@@ -13,7 +13,7 @@ export class SendQueue {
   /** Ring size in bytes: the most inner-packet bytes queued at once. */
   readonly capacity: number;
   private readonly ring: Uint8Array;
-  private readonly writer: CopyInto;
+  private readonly copier = new ByteCopier();
   private readonly lengths: Uint32Array;
   /** Byte position of the head packet's first byte, and where the next packet's bytes go. */
   private headAt = 0;
@@ -37,7 +37,6 @@ export class SendQueue {
     }
     this.capacity = capacity;
     this.ring = new Uint8Array(capacity);
-    this.writer = new CopyInto(this.ring);
     this.lengths = new Uint32Array(Math.floor(capacity / MIN_ENTRY_BYTES) + 1);
   }
 
@@ -95,11 +94,11 @@ export class SendQueue {
     const tail = this.tailAt;
     const first = cap - tail;
     if (length < first) {
-      this.writer.copy(src, offset, tail, length);
+      this.copier.copy(src, offset, this.ring, tail, length);
       this.tailAt = tail + length;
     } else {
-      this.writer.copy(src, offset, tail, first);
-      this.writer.copy(src, offset + first, 0, length - first);
+      this.copier.copy(src, offset, this.ring, tail, first);
+      this.copier.copy(src, offset + first, this.ring, 0, length - first);
       this.tailAt = length - first;
     }
     this.used = used + length;
@@ -121,8 +120,8 @@ export class SendQueue {
   append(src: Uint8Array, offset: number, length: number): void {
     const cap = this.capacity;
     const first = Math.min(length, cap - this.tailAt);
-    copyBytes(src, offset, this.ring, this.tailAt, first);
-    copyBytes(src, offset + first, this.ring, 0, length - first);
+    this.copier.copy(src, offset, this.ring, this.tailAt, first);
+    this.copier.copy(src, offset + first, this.ring, 0, length - first);
     this.tailAt = (this.tailAt + length) % cap;
     this.used += length;
     this.building += length;
@@ -184,10 +183,10 @@ export class SendQueue {
     if (at >= cap) at -= cap;
     const first = cap - at;
     if (n <= first) {
-      copyBytes(this.ring, at, dst, dstOffset, n);
+      this.copier.copy(this.ring, at, dst, dstOffset, n);
     } else {
-      copyBytes(this.ring, at, dst, dstOffset, first);
-      copyBytes(this.ring, 0, dst, dstOffset + first, n - first);
+      this.copier.copy(this.ring, at, dst, dstOffset, first);
+      this.copier.copy(this.ring, 0, dst, dstOffset + first, n - first);
     }
     // Walk the lengths only: whole packets leave, the one the span ends inside keeps its sent count.
     const lengths = this.lengths;
