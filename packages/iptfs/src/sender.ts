@@ -128,15 +128,18 @@ export class IptfsSender {
   enqueue(buf: Uint8Array, offset: number, length: number, now: number): number {
     const total = innerPacketLength(buf, offset, length);
     if (total < 0) return this.drop(innerPacketDropReason(total));
-    if (this.dontFragment && total > this.dataBytes) {
-      if (!mayFragment(buf, offset)) return this.drop(DropReason.tooBig);
-      if (!queueIpv4Fragments(this.queue, buf, offset, total, this.dataBytes, now)) {
-        return this.drop(DropReason.iptfsQueueFull);
-      }
-      this.stats.innerQueued++;
-      return IPTFS_QUEUED;
-    }
+    if (total > this.dataBytes && this.dontFragment) return this.enqueueOversized(buf, offset, total, now);
     if (!this.queue.push(buf, offset, total, now)) return this.drop(DropReason.iptfsQueueFull);
+    this.stats.innerQueued++;
+    return IPTFS_QUEUED;
+  }
+
+  /** Don't-fragment mode, a packet larger than a payload: IPv4 without DF is IP-fragmented, the rest refused. */
+  private enqueueOversized(buf: Uint8Array, offset: number, total: number, now: number): number {
+    if (!mayFragment(buf, offset)) return this.drop(DropReason.tooBig);
+    if (!queueIpv4Fragments(this.queue, buf, offset, total, this.dataBytes, now)) {
+      return this.drop(DropReason.iptfsQueueFull);
+    }
     this.stats.innerQueued++;
     return IPTFS_QUEUED;
   }
