@@ -37,11 +37,12 @@ export function fillQueryFromPlainIpv4(
   q[0] = 0;
   q[1] = 0;
   q[2] = 0;
-  q[3] = ((buf[at + 12]! << 24) | (buf[at + 13]! << 16) | (buf[at + 14]! << 8) | buf[at + 15]!) >>> 0;
+  // Stored as int32: the same bits, and no conversion of a value above 2^31.
+  q[3] = (buf[at + 12]! << 24) | (buf[at + 13]! << 16) | (buf[at + 14]! << 8) | buf[at + 15]!;
   q[4] = 0;
   q[5] = 0;
   q[6] = 0;
-  q[7] = ((buf[at + 16]! << 24) | (buf[at + 17]! << 16) | (buf[at + 18]! << 8) | buf[at + 19]!) >>> 0;
+  q[7] = (buf[at + 16]! << 24) | (buf[at + 17]! << 16) | (buf[at + 18]! << 8) | buf[at + 19]!;
   q[Q.ifId] = 0;
   q[Q.mark] = 0;
   q[Q.protocol] = protocol;

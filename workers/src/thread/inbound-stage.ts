@@ -165,6 +165,7 @@ export class InboundStage {
 
     const epoch = ++this.epoch;
     let touched = 0;
+    let opened = 0;
     const bySlot = this.sas.bySlot;
     for (let j = 0; j < k; j++) {
       const i = this.batchIndex[j]!;
@@ -197,6 +198,7 @@ export class InboundStage {
       }
       const start = (descs[i << 1]! & SLOT_MASK) * slotSize;
       descs[(i << 1) + 1] = (((v.offset[j]! - start) << 16) | v.length[j]!) >>> 0;
+      opened++;
       if (route.batchEpoch !== epoch) {
         route.batchEpoch = epoch;
         this.touched[touched++] = route;
@@ -209,18 +211,23 @@ export class InboundStage {
     }
 
     const tx = this.tx;
-    const drops = this.drops;
-    drops.begin();
-    for (let i = 0; i < n; i++) {
-      const reason = this.reason[i]!;
-      if (reason === -1) tx.add(descs, i);
-      else if (reason === VERDICT_CONSUMED) {
-        ctx.pool.free(descs[i << 1]! & SLOT_MASK);
-        ctx.extra[WorkerExtra.modeConsumed]!++;
-      } else drops.drop(descs, i, reason as DropReason);
+    if (opened === n) {
+      // Every packet of the batch goes in: its descriptors go to the tx ring as they lie.
+      tx.sendAll(descs, n);
+    } else {
+      const drops = this.drops;
+      drops.begin();
+      for (let i = 0; i < n; i++) {
+        const reason = this.reason[i]!;
+        if (reason === -1) tx.add(descs, i);
+        else if (reason === VERDICT_CONSUMED) {
+          ctx.pool.free(descs[i << 1]! & SLOT_MASK);
+          ctx.extra[WorkerExtra.modeConsumed]!++;
+        } else drops.drop(descs, i, reason as DropReason);
+      }
+      tx.flush(true);
+      drops.flush();
     }
-    tx.flush(true);
-    drops.flush();
     if (this.modes !== null && (this.modes.made.count > 0 || this.modeBacklog > 0)) this.deliverMade();
   }
 
