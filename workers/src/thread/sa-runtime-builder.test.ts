@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import {
   createModeOutlet,
   createPacketVector,
@@ -18,6 +18,10 @@ import {
 import { algorithmCases, innerPacket, packetAt, saPair, vectorOf } from '@espresso/esp/testing';
 import { splitKeys } from '@espresso/sad';
 import { readU32 } from '@espresso/wire';
+import type { WorkerPool } from '../pool/worker-pool.ts';
+import type { PoolDriver } from '../testing/pool-driver.ts';
+import { installSpec } from '../testing/sa-fixtures.ts';
+import { outboundPolicy, spdOf, startTestPool } from '../testing/test-pool.ts';
 import { buildSaRuntime, rebuildSaRuntime } from './sa-runtime-builder.ts';
 
 /**
@@ -169,5 +173,39 @@ describe('an SA update keeps the IP-TFS state of the SA', () => {
     assert.equal(fresh.queue.count, 0);
     assert.equal(old.queue.count, 0, 'the old queue was cleared');
     after.destroy();
+  });
+});
+
+describe('an SA update through the worker pool keeps the IP-TFS send queue', () => {
+  let pool: WorkerPool;
+  let driver: PoolDriver;
+
+  before(async () => {
+    ({ pool, driver } = await startTestPool());
+  });
+  after(() => pool.close());
+
+  it('inner packets queued on the owner before an sa-update leave after it, to the new peer', async () => {
+    const { stored } = splitKeys(pair.out);
+    // Less than one payload's worth: the owner holds them for the init delay (1 s).
+    const small = Array.from({ length: 4 }, (_, i) =>
+      innerPacket({ version: 4, src: '10.1.0.1', dst: '10.2.0.2', payloadBytes: 40, seed: 10 + i }),
+    );
+    await pool.install(installSpec('tfs', pair.out));
+    await pool.applySpd(spdOf([outboundPolicy('to-b', { mode: 'iptfs', sa: { name: 'tfs' } })]));
+    for (const p of small) assert.ok(driver.inject('outbound', p) >= 0);
+    await driver.settle(() => pool.modeTotals().consumed >= small.length);
+    assert.equal(driver.drained.filter((d) => d.to === 'outside').length, 0, 'nothing sent yet');
+
+    await pool.update('tfs', 2, { ...stored, remote: NEW_PEER, lifetime: { hard: { packets: 1_000_000 } } });
+    await pool.drainModes();
+    await driver.settle(() => driver.drained.some((d) => d.to === 'outside'));
+    await driver.quiesce();
+    const outer = driver.drained.filter((d) => d.to === 'outside').map((d) => d.bytes);
+    for (const p of outer) assert.equal(readU32(p, 16), 0xcb007109, 'to the new peer');
+    const sink = new Sink();
+    receive(build({ ...pair.in, local: NEW_PEER }, sink), outer);
+    // Flows reach the owner through different workers: their order among each other is not kept.
+    assert.deepEqual(hexes(sink.packets).sort(), hexes(small).sort());
   });
 });
