@@ -26,7 +26,10 @@ fraction of the tunnel's capacity in random sizes. Prints the achieved rate besi
 (and their ratio), and the inter-departure jitter (|interval - 1/rate|) at p50, p99 and max, also as a
 share of the configured interval. Slots the schedule skipped (the thread was off the core for more than
 maxBurst intervals) are counted: they, not the pacing, are what brings the achieved rate below the
-configured one on a busy machine (see the CPU share).
+configured one on a busy machine (see the CPU share). Steady intervals are those more than maxBurst
+departures after a stall of the busy loop (two clock readings more than 20 µs, or half an interval, apart: the thread or its
+virtual CPU was off the core, or a GC pause), past the catch-up burst: their jitter is the pacing's
+own, the rest is the machine's.
 
   --rate N[,N]      configured outer packets per second (default 1000,10000,100000)
   --outer N         outer packet size, pkt_size (default 1400)
@@ -78,6 +81,11 @@ function percentile(sorted: Float64Array, q: number): number {
 }
 
 const micros = (s: number) => `${(s * 1e6).toFixed(2)} µs`;
+/**
+ * A gap between two readings of the clock in the busy loop that means it was not running (seconds):
+ * 20 µs, or half the interval at high rates (one pass of the loop takes a microsecond or two).
+ */
+const stallGap = (rate: number) => Math.min(20e-6, 0.5 / rate);
 /** A jitter figure and what share of the configured interval it is. */
 const ofInterval = (s: number, rate: number) => `${micros(s)} (${(100 * s * rate).toFixed(1)}%)`;
 
@@ -93,6 +101,10 @@ interface Result {
   offered: number;
   /** CPU time this thread got over the wall time of the run: below 1, the core was taken away. */
   cpuShare: number;
+  /** Intervals more than maxBurst departures after the last stall, and their jitter. */
+  steadyShare: number;
+  steadyP50: number;
+  steadyP99: number;
 }
 
 function run(rate: number): Result {
@@ -115,6 +127,12 @@ function run(rate: number): Result {
   const arrivalInterval = load > 0 ? meanSize / (load * rate * (payloadBytes - 4)) : Number.POSITIVE_INFINITY;
   const maxDepartures = Math.ceil(rate * seconds) + 16;
   const times = new Float64Array(maxDepartures);
+  // Whether the loop stalled (off the core, or a GC pause) before each departure: two of its clock
+  // readings more than STALL apart, where one pass takes a microsecond or two.
+  const stalled = new Uint8Array(maxDepartures);
+  let stall = 0;
+  let lastPoll = 0;
+  const STALL = stallGap(rate);
   const clock = () => performance.now() / 1000;
   const start = clock() + 0.01;
   const sender = new IptfsSender(params, { payloadBytes, outerPacketBytes: outerBytes, now: start });
@@ -122,9 +140,12 @@ function run(rate: number): Result {
   let nextArrival = start;
   let arrivals = 0;
   let n = 0;
-  const cpuBefore = process.cpuUsage();
+  const cpuBefore = process.threadCpuUsage();
   const wallBefore = clock();
+  lastPoll = wallBefore;
   for (let now = clock(); now < end && n < maxDepartures; now = clock()) {
+    if (now - lastPoll > STALL) stall = 1;
+    lastPoll = now;
     while (nextArrival <= now) {
       const p = inner[arrivals % inner.length]!;
       sender.enqueue(p, 0, p.length, now);
@@ -139,24 +160,36 @@ function run(rate: number): Result {
     encoder.encapsulate(sa, v, 0, 1, now);
     if (v.verdict[0] !== VERDICT_FORWARD || v.length[0] !== outerBytes)
       throw new Error('outer packet dropped or resized');
-    times[n++] = clock();
+    times[n] = clock();
+    stalled[n++] = stall;
+    stall = 0;
+    lastPoll = times[n - 1]!;
   }
-  const cpu = process.cpuUsage(cpuBefore);
+  const cpu = process.threadCpuUsage(cpuBefore);
   const cpuShare = (cpu.user + cpu.system) / 1e6 / (clock() - wallBefore);
   sa.destroy();
-  const intervals = new Float64Array(n - 1);
   const jitter = new Float64Array(n - 1);
+  const steady: number[] = [];
   const ideal = 1 / rate;
+  // A stall delays one departure, and the schedule then sends what fell due meanwhile back to back
+  // (up to maxBurst): intervals that close to a stall say what the machine did, the rest what pacing does.
+  const burst = params.maxBurst;
+  let sinceStall = burst + 1;
   for (let i = 1; i < n; i++) {
-    intervals[i - 1] = times[i]! - times[i - 1]!;
-    jitter[i - 1] = Math.abs(intervals[i - 1]! - ideal);
+    jitter[i - 1] = Math.abs(times[i]! - times[i - 1]! - ideal);
+    sinceStall = stalled[i] === 1 ? 0 : sinceStall + 1;
+    if (sinceStall > burst) steady.push(jitter[i - 1]!);
   }
   jitter.sort();
+  const steadyJitter = Float64Array.from(steady).sort();
   return {
     achieved: (n - 1) / (times[n - 1]! - times[0]!),
     meanInterval: (times[n - 1]! - times[0]!) / (n - 1),
     p50: percentile(jitter, 0.5),
     p99: percentile(jitter, 0.99),
+    steadyShare: steady.length / Math.max(1, n - 1),
+    steadyP50: steadyJitter.length > 0 ? percentile(steadyJitter, 0.5) : Number.NaN,
+    steadyP99: steadyJitter.length > 0 ? percentile(steadyJitter, 0.99) : Number.NaN,
     max: jitter[jitter.length - 1]!,
     departures: n,
     allPad: sender.stats.allPad,
@@ -190,6 +223,9 @@ for (const rate of rates) {
     ofInterval(r.p50, rate),
     ofInterval(r.p99, rate),
     micros(r.max),
+    `${(100 * r.steadyShare).toFixed(1)}%`,
+    ofInterval(r.steadyP50, rate),
+    ofInterval(r.steadyP99, rate),
     `${((100 * r.allPad) / r.departures).toFixed(1)}%`,
     String(r.skipped),
     `${(100 * r.cpuShare).toFixed(0)}%`,
@@ -206,6 +242,9 @@ process.stdout.write(
       'jitter p50 (of interval)',
       'jitter p99 (of interval)',
       'jitter max',
+      'steady intervals',
+      'steady p50',
+      'steady p99',
       'all-pad',
       'slots skipped',
       'CPU share',
