@@ -191,6 +191,13 @@ describe('IP-TFS receiver: ECN at egress (RFC 6040)', () => {
     assert.equal(h.ecn, 3);
   });
 
+  it('leaves every inner codepoint as it is under a Not-ECT outer header, CE included', () => {
+    const inner = [0, 1, 2, 3].map((ecn, i) => testPacket(i % 2 === 0 ? 4 : 6, 60, { seed: 10 + i, ecn }));
+    const { rx, sink } = receiver();
+    feed(rx, 1, pack(inner, 400)[0]!, 0, 0);
+    assert.deepEqual(sink.packets(), inner);
+  });
+
   it('drops a Not-ECT inner packet under a CE outer header', () => {
     const plain = testPacket(6, 60, { seed: 2 });
     const { rx, sink } = receiver();
