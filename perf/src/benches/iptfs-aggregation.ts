@@ -108,7 +108,7 @@ interface Rate {
   wall: number;
 }
 
-/** Runs `round` (`ops` operations) for `ms` after a short warm-up; the time `restore` takes is known apart. */
+/** Runs `round` for at least `ms` of wall time: how many rounds, and the thread CPU and wall seconds they took. */
 function timeRounds(round: () => void): { rounds: number; cpu: number; wall: number } {
   const cpu0 = process.threadCpuUsage();
   const wall0 = performance.now();
