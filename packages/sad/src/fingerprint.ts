@@ -21,7 +21,8 @@ export function keyFingerprint(keys: readonly Uint8Array[]): string {
     scratch = Buffer.alloc(length);
   }
   const out = scratch;
-  let at = fingerprintPrefix.copy(out, 0);
+  out.set(fingerprintPrefix, 0);
+  let at = fingerprintPrefix.length;
   for (const part of keys) {
     at = out.writeUInt32BE(part.length, at);
     out.set(part, at);
@@ -29,7 +30,7 @@ export function keyFingerprint(keys: readonly Uint8Array[]): string {
   }
   // Hex of the first 8 bytes only: a slice of the full hex digest would keep all 64 digits alive with it.
   const digest = hash('sha256', out.subarray(0, at), 'buffer').toString('hex', 0, 8);
-  out.fill(0, 0, at);
+  zeroBytes(out, 0, at);
   return digest;
 }
 
@@ -85,7 +86,8 @@ export class KeyIdentityHasher {
       this.#inner = grown;
     }
     const data = this.#inner;
-    let at = blockBytes + identityPrefix.copy(data, blockBytes);
+    data.set(identityPrefix, blockBytes);
+    let at = blockBytes + identityPrefix.length;
     at = data.writeUInt32BE(input.spi >>> 0, at);
     at = data.writeUInt32BE(input.domain >>> 0, at);
     at = data.writeUInt32BE(directionBytes, at);
@@ -97,13 +99,21 @@ export class KeyIdentityHasher {
     }
     // Digests as latin1 strings: one byte per character, and cheaper to produce than a Buffer.
     const inner = hash('sha256', data.subarray(0, at), 'latin1');
-    data.fill(0, blockBytes, at);
+    zeroBytes(data, blockBytes, at);
     const outer = this.#outer;
-    outer.write(inner, blockBytes, 'latin1');
+    for (let i = 0; i < inner.length; i++) outer[blockBytes + i] = inner.charCodeAt(i);
     const digest = hash('sha256', outer, 'hex');
-    outer.fill(0, blockBytes);
+    zeroBytes(outer, blockBytes, outer.length);
     return digest;
   }
+}
+
+/**
+ * Zeroes `bytes[start, end)` with the typed-array fill, which needs no call into Node's C++ the way
+ * Buffer's own fill makes for every call.
+ */
+function zeroBytes(bytes: Uint8Array, start: number, end: number): void {
+  Uint8Array.prototype.fill.call(bytes, 0, start, end);
 }
 
 /** `KeyIdentityHasher.identity` under `secret`, for a single digest. */
