@@ -14,7 +14,9 @@ const usage = `Usage: npm run bench -- sa-install [options]
 SA installs per second through the HTTP API (undici clients, the server in its own process): one SA
 per POST /v1/sas with the full answer and with \`Prefer: return=minimal\`, and batches through
 POST /v1/sas/batch; beside the same installs called in-process without HTTP, and a bare fastify route
-that does nothing with the same body, all measured in this run.
+that does nothing with the same body, all measured in this run. The server's and the client's CPU time
+per SA over the measured windows are printed too: on a shared machine the rates follow the load, the
+CPU time per SA much less.
 
   --clients N[,N]   concurrent clients (default 1,16,64)
   --ms N            length of a measuring window in ms (default 1000)
@@ -67,7 +69,11 @@ async function runServer(kind: string): Promise<void> {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   process.stdout.write(`${typeof address === 'object' && address !== null ? address.port : 0}\n`);
-  process.stdin.resume();
+  // Each line on stdin asks for the CPU time this process has used so far, in microseconds.
+  createInterface({ input: process.stdin }).on('line', () => {
+    const used = process.cpuUsage();
+    process.stdout.write(`${used.user + used.system}\n`);
+  });
   process.stdin.on('end', () => {
     app.close().finally(() => process.exit(0));
   });
@@ -76,6 +82,8 @@ async function runServer(kind: string): Promise<void> {
 interface Server {
   readonly child: ChildProcess;
   readonly origin: string;
+  /** The CPU time the server process has used so far, in microseconds. */
+  readonly cpu: () => Promise<number>;
 }
 
 async function startServer(kind: 'api' | 'bare'): Promise<Server> {
@@ -84,7 +92,12 @@ async function startServer(kind: 'api' | 'bare'): Promise<Server> {
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const port = await new Promise<string>((resolve) => lines.once('line', resolve));
-  return { child, origin: `http://127.0.0.1:${port}` };
+  const cpu = () =>
+    new Promise<number>((resolve) => {
+      lines.once('line', (text) => resolve(Number(text)));
+      child.stdin?.write('cpu\n');
+    });
+  return { child, origin: `http://127.0.0.1:${port}`, cpu };
 }
 
 function stopServer(server: Server): Promise<void> {
@@ -94,33 +107,77 @@ function stopServer(server: Server): Promise<void> {
   });
 }
 
+interface LoopResult {
+  /** Operations per second of the best window. */
+  readonly rate: number;
+  /** Operations completed over all windows. */
+  readonly operations: number;
+  /** CPU time this process used over all windows, in microseconds. */
+  readonly clientCpu: number;
+  /** CPU time the server used over all windows (from `serverCpu`), in microseconds; 0 without one. */
+  readonly serverCpu: number;
+}
+
 /**
  * Runs `clients` loops, each issuing one operation after the other: a warm-up, then `trials`
- * windows of `ms`. Returns the operations per second of the best window, which drifts least on a shared
- * machine. Deadlines are read from the clock after each operation, not from timers, so loops that never
- * leave the microtask queue still end.
+ * windows of `ms`. The rate is that of the best window, which drifts least on a shared machine; the CPU
+ * times cover all windows. Deadlines are read from the clock after each operation, not from timers, so
+ * loops that never leave the microtask queue still end.
  */
 async function closedLoop(
   clients: number,
   ms: number,
   operation: (n: number) => Promise<void>,
-): Promise<number> {
+  serverCpu?: () => Promise<number>,
+): Promise<LoopResult> {
   const start = process.hrtime.bigint();
   const window = BigInt(ms) * 1_000_000n;
   const measureFrom = start + BigInt(warmupMs) * 1_000_000n;
   const measureTo = measureFrom + window * BigInt(trials);
   const counts = new Array<number>(trials).fill(0);
   let next = 0;
+  // CPU times are read by the first operation to end inside the windows and the first after them.
+  let started: Promise<[NodeJS.CpuUsage, number]> | null = null;
+  let ended: Promise<[NodeJS.CpuUsage, number]> | null = null;
+  const cpuNow = async (): Promise<[NodeJS.CpuUsage, number]> => [
+    process.cpuUsage(),
+    serverCpu === undefined ? 0 : await serverCpu(),
+  ];
   const loop = async () => {
     for (;;) {
       await operation(next++);
       const now = process.hrtime.bigint();
-      if (now >= measureTo) return;
-      if (now >= measureFrom) counts[Number((now - measureFrom) / window)]!++;
+      if (now >= measureTo) {
+        ended ??= cpuNow();
+        return;
+      }
+      if (now >= measureFrom) {
+        started ??= cpuNow();
+        counts[Number((now - measureFrom) / window)]!++;
+      }
     }
   };
   await Promise.all(Array.from({ length: clients }, loop));
-  return Math.max(...counts) / (ms / 1000);
+  const [clientFrom, serverFrom] = await (started ?? cpuNow());
+  const [, serverTo] = await (ended ?? cpuNow());
+  const client = process.cpuUsage(clientFrom);
+  return {
+    rate: Math.max(...counts) / (ms / 1000),
+    operations: counts.reduce((a, b) => a + b, 0),
+    clientCpu: client.user + client.system,
+    serverCpu: serverTo - serverFrom,
+  };
+}
+
+/** CPU microseconds per SA of a loop's windows. */
+interface CpuPerSa {
+  readonly server: number;
+  readonly client: number;
+}
+
+function cpuPerSa(result: LoopResult, perOperation: number): CpuPerSa {
+  const sas = Math.max(1, result.operations * perOperation);
+  return { server: result.serverCpu / sas, client: result.clientCpu / sas };
 }
 
 interface HttpMode {
@@ -135,13 +192,13 @@ interface HttpMode {
  * have them. Returns SAs installed per second.
  */
 async function overHttp(
-  origin: string,
+  server: Server,
   clients: number,
   ms: number,
   base: number,
   mode: HttpMode,
-): Promise<number> {
-  const pool = new Pool(origin, { connections: clients, pipelining: 1 });
+): Promise<{ rate: number; cpu: CpuPerSa }> {
+  const pool = new Pool(server.origin, { connections: clients, pipelining: 1 });
   const path = mode.perRequest === 1 ? '/v1/sas' : '/v1/sas/batch';
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (mode.minimal) headers.prefer = 'return=minimal';
@@ -158,27 +215,32 @@ async function overHttp(
     prepared += step;
   };
   prepare();
-  const rate = await closedLoop(clients, ms, async (n) => {
-    if (n + clients >= prepared) prepare();
-    const body = bodies.get(n) ?? bodyText(n);
-    bodies.delete(n);
-    const response = await pool.request({ path, method: 'POST', headers, body });
-    await response.body.dump();
-    if (response.statusCode !== 201) throw new Error(`install answered ${response.statusCode}`);
-  });
+  const result = await closedLoop(
+    clients,
+    ms,
+    async (n) => {
+      if (n + clients >= prepared) prepare();
+      const body = bodies.get(n) ?? bodyText(n);
+      bodies.delete(n);
+      const response = await pool.request({ path, method: 'POST', headers, body });
+      await response.body.dump();
+      if (response.statusCode !== 201) throw new Error(`install answered ${response.statusCode}`);
+    },
+    server.cpu,
+  );
   await pool.close();
-  return rate * mode.perRequest;
+  return { rate: result.rate * mode.perRequest, cpu: cpuPerSa(result, mode.perRequest) };
 }
 
-async function inProcess(clients: number, ms: number): Promise<number> {
+async function inProcess(clients: number, ms: number): Promise<{ rate: number; cpu: CpuPerSa }> {
   const datapath = new InProcessDatapath({ workers: 1 });
   const cp = new ControlPlane({ datapath });
   await cp.start();
-  const rate = await closedLoop(clients, ms, async (n) => {
+  const result = await closedLoop(clients, ms, async (n) => {
     await cp.createSa(saBody(n));
   });
   await cp.close();
-  return rate;
+  return { rate: result.rate, cpu: cpuPerSa(result, 1) };
 }
 
 const trials = Math.max(1, Number(values.trials));
@@ -197,35 +259,51 @@ async function main(): Promise<void> {
   const ms = Number(values.ms);
   const batch = Number(values.batch);
   const rows: string[][] = [];
+  const cpuRows: string[][] = [];
   let base = 0;
   const throughApi = async (clients: number, mode: HttpMode) => {
     const api = await startServer('api');
-    const rate = await overHttp(api.origin, clients, ms, base, mode);
+    const result = await overHttp(api, clients, ms, base, mode);
     base += 10_000_000;
     await stopServer(api);
-    return rate;
+    return result;
   };
+  const us = (value: number) => value.toFixed(1);
   for (const clients of clientCounts) {
     const full = await throughApi(clients, { perRequest: 1, minimal: false });
     const minimal = await throughApi(clients, { perRequest: 1, minimal: true });
     const batched = await throughApi(clients, { perRequest: batch, minimal: true });
     const bare = await startServer('bare');
-    const viaBare = await overHttp(bare.origin, clients, ms, 0, { perRequest: 1, minimal: false });
+    const viaBare = await overHttp(bare, clients, ms, 0, { perRequest: 1, minimal: false });
     await stopServer(bare);
     const direct = await inProcess(clients, ms);
     rows.push([
       String(clients),
-      formatRate(full),
-      formatRate(minimal),
-      formatRate(batched),
-      formatRate(direct),
-      formatRate(viaBare),
-      (minimal / direct).toFixed(2),
-      (minimal / viaBare).toFixed(2),
-      (batched / direct).toFixed(2),
+      formatRate(full.rate),
+      formatRate(minimal.rate),
+      formatRate(batched.rate),
+      formatRate(direct.rate),
+      formatRate(viaBare.rate),
+      (minimal.rate / direct.rate).toFixed(2),
+      (minimal.rate / viaBare.rate).toFixed(2),
+      (batched.rate / direct.rate).toFixed(2),
+    ]);
+    cpuRows.push([
+      String(clients),
+      us(full.cpu.server),
+      us(minimal.cpu.server),
+      us(batched.cpu.server),
+      us(viaBare.cpu.server),
+      (minimal.cpu.server / viaBare.cpu.server).toFixed(2),
+      formatRate(1e6 / full.cpu.server),
+      formatRate(1e6 / minimal.cpu.server),
+      us(full.cpu.client),
+      us(minimal.cpu.client),
+      us(viaBare.cpu.client),
+      us(direct.cpu.client),
     ]);
     process.stdout.write(
-      `clients ${clients}: API ${formatRate(full)} (minimal answer ${formatRate(minimal)}, batches of ${batch} ${formatRate(batched)}), in-process ${formatRate(direct)}, bare fastify ${formatRate(viaBare)} requests\n`,
+      `clients ${clients}: API ${formatRate(full.rate)} (minimal answer ${formatRate(minimal.rate)}, batches of ${batch} ${formatRate(batched.rate)}), in-process ${formatRate(direct.rate)}, bare fastify ${formatRate(viaBare.rate)} requests; server CPU per SA ${us(full.cpu.server)} us (minimal ${us(minimal.cpu.server)} us), per bare request ${us(viaBare.cpu.server)} us\n`,
     );
   }
   process.stdout.write(
@@ -245,6 +323,28 @@ async function main(): Promise<void> {
         'batch / in-process',
       ],
       rows,
+    )}\n`,
+  );
+  process.stdout.write(
+    `\nCPU time per SA over all ${trials} windows, in microseconds: the server process (one thread), and the client (undici and body making, or the in-process installs); server-bound rate = 1 s / server CPU per SA, the rate of a server with a core of its own\n`,
+  );
+  process.stdout.write(
+    `${formatTable(
+      [
+        'clients',
+        'server, full',
+        'server, minimal',
+        `server, batch of ${batch}`,
+        'server, bare req',
+        'minimal / bare',
+        'server-bound, full',
+        'server-bound, minimal',
+        'client, full',
+        'client, minimal',
+        'client, bare',
+        'in-process',
+      ],
+      cpuRows,
     )}\n`,
   );
   process.stdout.write(
