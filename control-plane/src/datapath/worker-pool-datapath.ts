@@ -57,6 +57,7 @@ export class WorkerPoolDatapath implements Datapath<StoredSaConfig, SpdSnapshot>
       keys: message.keys,
       binding: message.binding,
       resourceKind: message.resourceKind,
+      reqid: message.reqid,
     });
     return this.#ack(message.version, ack.acknowledged);
   }

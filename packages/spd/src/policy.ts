@@ -53,10 +53,16 @@ export type SaReference = { readonly spi: number } | { readonly name: string };
 
 export interface Template {
   readonly mode: ModeName;
-  /** The SA to use; absent when the SA is found by selectors or created on ACQUIRE. */
+  /** The SA to use; absent when the SA is found by its reqid or created on ACQUIRE. */
   readonly sa?: SaReference;
   /** An SA group (per-resource SAs, RFC 9611) instead of one SA. */
   readonly saGroup?: string;
+  /**
+   * Without `sa` or `saGroup`: the SAs of this reqid serve the policy, as an XFRM template's reqid does
+   * (outbound the newest one, so a rekeyed SA takes over with no policy change; inbound any of them).
+   * The ACQUIRE of a trap policy carries it for the IKE daemon to give the SA it installs.
+   */
+  readonly reqid?: number;
 }
 
 export interface Policy {

@@ -29,6 +29,12 @@ describe('policy schema and validation', () => {
     assert.equal(policy.trap, false);
   });
 
+  test('a template may name the reqid of its SAs instead of an SA or group, and shows it back', () => {
+    const policy = parsePolicyConfig({ ...base, action: 'protect', template: { mode: 'tunnel', reqid: 42 } });
+    assert.deepEqual(policy.template, { mode: 'tunnel', reqid: 42 });
+    assert.deepEqual(policyToConfig(policy).template, { mode: 'tunnel', reqid: 42 });
+  });
+
   test('shape errors name the field: unknown fields, missing fields, wrong types, bad enum values', () => {
     assert.deepEqual(errorsOf({ ...base, direction: 'sideways', colour: 'red' }), {
       '/colour': 'is not a known field',
@@ -88,6 +94,19 @@ describe('policy schema and validation', () => {
         '/template/saGroup'
       ] ?? '',
       /together with sa/,
+    );
+    for (const other of [{ sa: { name: 'a' } }, { saGroup: 'g' }]) {
+      assert.match(
+        errorsOf({ ...base, action: 'protect', template: { mode: 'tunnel', reqid: 7, ...other } })[
+          '/template/reqid'
+        ] ?? '',
+        /together with/,
+      );
+    }
+    assert.match(
+      errorsOf({ ...base, action: 'protect', template: { mode: 'tunnel', reqid: 0 } })['/template/reqid'] ??
+        '',
+      />= 1|minimum|at least/,
     );
     assert.match(
       errorsOf({ ...base, action: 'protect', template: { mode: 'tunnel' }, pfpCap: 3 })['/pfpCap'] ?? '',

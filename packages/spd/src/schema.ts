@@ -78,10 +78,18 @@ export const TemplateSchema = Type.Object(
     mode: ModeSchema,
     sa: Type.Optional(SaReferenceSchema),
     saGroup: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    reqid: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 0xffff_ffff,
+        description:
+          'without sa or saGroup: the SAs with this reqid serve the policy (outbound the newest), as with an XFRM template',
+      }),
+    ),
   },
   {
     additionalProperties: false,
-    description: 'how protected traffic is processed: mode, and an SA or SA group',
+    description: 'how protected traffic is processed: mode, and an SA, an SA group or the reqid of its SAs',
   },
 );
 

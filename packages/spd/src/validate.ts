@@ -96,6 +96,10 @@ function normalisePolicy(config: PolicyConfig, basePath: string, id: string): Va
     if (config.template === undefined) fail('template', 'is required when action is protect');
     else if (config.template.sa !== undefined && config.template.saGroup !== undefined) {
       fail('template/saGroup', 'cannot be given together with sa');
+    } else if (config.template.reqid !== undefined && config.template.sa !== undefined) {
+      fail('template/reqid', 'cannot be given together with sa');
+    } else if (config.template.reqid !== undefined && config.template.saGroup !== undefined) {
+      fail('template/reqid', 'cannot be given together with saGroup');
     } else {
       const sa: SaReference | undefined =
         config.template.sa === undefined
@@ -107,6 +111,7 @@ function normalisePolicy(config: PolicyConfig, basePath: string, id: string): Va
         mode: config.template.mode,
         ...(sa ? { sa } : {}),
         ...(config.template.saGroup !== undefined ? { saGroup: config.template.saGroup } : {}),
+        ...(config.template.reqid !== undefined ? { reqid: config.template.reqid } : {}),
       };
     }
   } else {

@@ -20,6 +20,8 @@ export interface SaPlacement {
   readonly resource: number | null;
   /** Inbound ESP in UDP: the UDP port its packets arrive on (every worker must know it is ESP). */
   readonly encapPort: number | null;
+  /** The SA's reqid, which policy templates may name instead of the SA; null for none. */
+  readonly reqid: number | null;
 }
 
 /** What only the owner of an SA instance receives: configuration and a copy of the keys. */

@@ -11,6 +11,8 @@ export interface SaInstallSpec {
   readonly keys: SaKeys;
   readonly binding: SaBinding | null;
   readonly resourceKind: GroupResourceKind | null;
+  /** The reqid policy templates may find the SA by. */
+  readonly reqid?: number | null;
 }
 
 /** io's record of an SA instance: enough to install it again on a replacement worker. */
@@ -152,6 +154,7 @@ export class SaRegistry {
         direction === 'in' && spec.config.encap !== undefined
           ? (spec.config.encap.destinationPort ?? 4500)
           : null,
+      reqid: spec.reqid ?? null,
     };
   }
 

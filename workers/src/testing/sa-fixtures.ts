@@ -23,7 +23,8 @@ export function installSpec(
   binding: SaBinding | null = null,
   resourceKind: GroupResourceKind | null = null,
   generation = 1,
+  reqid: number | null = null,
 ): SaInstallSpec {
   const { stored, keys } = splitKeys(config);
-  return { name, generation, config: stored, keys, binding, resourceKind };
+  return { name, generation, config: stored, keys, binding, resourceKind, reqid };
 }

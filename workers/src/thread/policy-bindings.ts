@@ -46,8 +46,8 @@ export class OutboundBinding {
 
 /**
  * What an inbound protect policy accepts: the SA the packet was decrypted with must be the one its
- * template names (by name or SPI), or a member of its SA group; a template naming neither accepts any
- * SA of its mode.
+ * template names (by name or SPI), a member of its SA group, or an SA of its reqid; a template naming
+ * none of these accepts any SA of its mode.
  */
 export class InboundBinding {
   /** The template's mode when it names no SA: any SA of that mode is accepted. */
@@ -55,12 +55,15 @@ export class InboundBinding {
   readonly slot: number;
   readonly spi: number;
   readonly group: string | null;
+  /** The template's reqid, or -1. */
+  readonly reqid: number;
 
-  constructor(anyOfMode: string | null, slot: number, spi: number, group: string | null) {
+  constructor(anyOfMode: string | null, slot: number, spi: number, group: string | null, reqid = -1) {
     this.anyOfMode = anyOfMode;
     this.slot = slot;
     this.spi = spi;
     this.group = group;
+    this.reqid = reqid;
   }
 
   accepts(route: SaRoute): boolean {
@@ -68,6 +71,7 @@ export class InboundBinding {
       this.slot === route.slot ||
       this.spi === route.placement.spi ||
       (this.group !== null && this.group === route.placement.group) ||
+      (this.reqid !== -1 && this.reqid === route.placement.reqid) ||
       (this.anyOfMode !== null && this.anyOfMode === route.runtime?.mode.name)
     );
   }
@@ -132,6 +136,8 @@ function bindOutbound(policy: Policy, sas: WorkerSaTable, worker: number): Outbo
     } else {
       route = sas.outboundBySpi(reference.spi);
     }
+  } else if (template?.reqid !== undefined) {
+    route = sas.outboundByReqid(template.reqid);
   }
   return new OutboundBinding(policy, BindingKind.fixed, route, route === null, noDscp, noMissing);
 }
@@ -152,6 +158,9 @@ function bindInbound(policy: Policy, sas: WorkerSaTable): InboundBinding {
   if (template === undefined) return new InboundBinding(null, -1, -1, null);
   if (template.saGroup !== undefined) return new InboundBinding(null, -1, -1, template.saGroup);
   const reference = template.sa;
+  if (reference === undefined && template.reqid !== undefined) {
+    return new InboundBinding(null, -1, -1, null, template.reqid);
+  }
   if (reference === undefined) return new InboundBinding(template.mode, -1, -1, null);
   if ('spi' in reference) return new InboundBinding(null, -1, reference.spi, null);
   const named = sas.byName.get(reference.name);

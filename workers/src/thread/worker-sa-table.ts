@@ -174,6 +174,15 @@ export class WorkerSaTable {
     return found;
   }
 
+  /** The newest outbound SA instance with this reqid: the one a template naming the reqid uses. */
+  outboundByReqid(reqid: number): SaRoute | null {
+    let found: SaRoute | null = null;
+    for (const route of this.byName.values()) {
+      if (route.placement.direction === 'out' && route.placement.reqid === reqid) found = route;
+    }
+    return found;
+  }
+
   group(name: string): GroupMembers | undefined {
     return this.groups.get(name);
   }
