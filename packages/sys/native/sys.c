@@ -15,12 +15,19 @@
  *   writeBatch(fd, bytes, offsets, lengths, count) -> packets taken
  *                                     write() each until EAGAIN or count; a packet the fd refuses
  *                                     (EINVAL, EIO) gets lengths[i] = 0 and the batch goes on
- *   recvBatch(fd, bytes, offsets, lengths, count, capacity, addresses) -> packets received
+ *   recvBatch(fd, bytes, offsets, lengths, count, capacity, addresses[, ports]) -> packets received
  *                                     recvmmsg(); addresses gets 32 bytes per packet: the source, then
- *                                     the destination (IPv6 only), IPv4 in the first 4 bytes of each
- *   sendBatch(fd, family, bytes, offsets, lengths, addresses, count) -> packets sent
- *                                     sendmmsg() to the addresses (16 bytes per packet, IPv4 first 4)
+ *                                     the destination (IPv6 only), IPv4 in the first 4 bytes of each;
+ *                                     ports (Uint16Array), when given, each source port
+ *   sendBatch(fd, family, bytes, offsets, lengths, addresses, count[, ports]) -> packets sent
+ *                                     sendmmsg() to the addresses (16 bytes per packet, IPv4 first 4),
+ *                                     and with ports (Uint16Array) to those ports (UDP)
+ *   openUdp(family, address, port, bufferBytes) -> fd
+ *                                     a non-blocking UDP socket bound to address (16 bytes, IPv4 in the
+ *                                     first 4) and port (0: any), its buffers as large as allowed
+ *   localPort(fd) -> the port a socket is bound to (getsockname)
  *   watch(fd, callback) -> handle     calls callback(status) on the event loop whenever fd is readable
+ *   pauseWatch(handle, paused)        stops (true) or restarts (false) the calls, the fd left open
  *   unwatch(handle)
  *   openNetlink(protocol, timeoutMs, netnsPath) -> fd
  *                                     socket(AF_NETLINK, SOCK_RAW, protocol), blocking with a receive
@@ -74,6 +81,44 @@ static napi_value number(napi_env env, double value) {
   napi_value out;
   napi_create_double(env, value, &out);
   return out;
+}
+
+/* Arguments, of which the last `optional` may be left out (they are then undefined). */
+static int get_args_optional(napi_env env, napi_callback_info info, size_t want, size_t optional,
+                             napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc + optional < want) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "missing arguments");
+    return 0;
+  }
+  if (argc < want) {
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    for (size_t i = argc; i < want; i++) argv[i] = undefined;
+  }
+  return 1;
+}
+
+/* An optional Uint16Array of ports: *ports stays NULL when the argument is undefined or null. */
+static int get_ports(napi_env env, napi_value value, int32_t count, uint16_t **ports) {
+  *ports = NULL;
+  napi_valuetype type;
+  napi_typeof(env, value, &type);
+  if (type == napi_undefined || type == napi_null) return 1;
+  napi_typedarray_type array_type;
+  size_t length;
+  void *raw = NULL;
+  if (napi_get_typedarray_info(env, value, &array_type, &length, &raw, NULL, NULL) != napi_ok ||
+      array_type != napi_uint16_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a Uint16Array of ports");
+    return 0;
+  }
+  if (length < (size_t)count) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "ports holds fewer entries than packets");
+    return 0;
+  }
+  *ports = raw;
+  return 1;
 }
 
 static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
@@ -264,16 +309,19 @@ static napi_value sys_write_batch(napi_env env, napi_callback_info info) {
 }
 
 static napi_value sys_recv_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
+  napi_value argv[8];
   int32_t fd, count, capacity;
   batch_t b;
   uint8_t *addresses;
   size_t addresses_length;
-  if (!get_args(env, info, 7, argv) || !get_int(env, argv[0], &fd) || !get_int(env, argv[4], &count) ||
-      !get_int(env, argv[5], &capacity) || !get_batch(env, argv + 1, count, &b) ||
+  uint16_t *ports;
+  if (!get_args_optional(env, info, 8, 1, argv) || !get_int(env, argv[0], &fd) ||
+      !get_int(env, argv[4], &count) || !get_int(env, argv[5], &capacity) ||
+      !get_batch(env, argv + 1, count, &b) ||
       !get_array(env, argv[6], napi_uint8_array, (void **)&addresses, &addresses_length))
     return NULL;
   if (count > MAX_BATCH) count = MAX_BATCH;
+  if (!get_ports(env, argv[7], count, &ports)) return NULL;
   if ((size_t)count * 32 > addresses_length) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "addresses holds fewer than 32 bytes per packet");
     return NULL;
@@ -307,11 +355,15 @@ static napi_value sys_recv_batch(napi_env env, napi_callback_info info) {
     uint8_t *out = addresses + (size_t)i * 32;
     memset(out, 0, 32);
     b.lengths[i] = msgs[i].msg_len;
+    uint16_t port = 0;
     if (names[i].ss_family == AF_INET) {
       memcpy(out, &((struct sockaddr_in *)&names[i])->sin_addr, 4);
+      port = ntohs(((struct sockaddr_in *)&names[i])->sin_port);
     } else if (names[i].ss_family == AF_INET6) {
       memcpy(out, &((struct sockaddr_in6 *)&names[i])->sin6_addr, 16);
+      port = ntohs(((struct sockaddr_in6 *)&names[i])->sin6_port);
     }
+    if (ports != NULL) ports[i] = port;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != NULL; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
       if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
         memcpy(out + 16, &((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_addr, 16);
@@ -322,16 +374,19 @@ static napi_value sys_recv_batch(napi_env env, napi_callback_info info) {
 }
 
 static napi_value sys_send_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
+  napi_value argv[8];
   int32_t fd, family, count;
   batch_t b;
   uint8_t *addresses;
   size_t addresses_length;
-  if (!get_args(env, info, 7, argv) || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &family) ||
-      !get_int(env, argv[6], &count) || !get_batch(env, argv + 2, count, &b) ||
+  uint16_t *ports;
+  if (!get_args_optional(env, info, 8, 1, argv) || !get_int(env, argv[0], &fd) ||
+      !get_int(env, argv[1], &family) || !get_int(env, argv[6], &count) ||
+      !get_batch(env, argv + 2, count, &b) ||
       !get_array(env, argv[5], napi_uint8_array, (void **)&addresses, &addresses_length))
     return NULL;
   if (count > MAX_BATCH) count = MAX_BATCH;
+  if (!get_ports(env, argv[7], count, &ports)) return NULL;
   if ((size_t)count * 16 > addresses_length) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "addresses holds fewer than 16 bytes per packet");
     return NULL;
@@ -355,11 +410,13 @@ static napi_value sys_send_batch(napi_env env, napi_callback_info info) {
     if (family == 4) {
       struct sockaddr_in *sin = (struct sockaddr_in *)&names[i];
       sin->sin_family = AF_INET;
+      if (ports != NULL) sin->sin_port = htons(ports[i]);
       memcpy(&sin->sin_addr, addresses + (size_t)i * 16, 4);
       msgs[i].msg_hdr.msg_namelen = sizeof *sin;
     } else {
       struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&names[i];
       sin6->sin6_family = AF_INET6;
+      if (ports != NULL) sin6->sin6_port = htons(ports[i]);
       memcpy(&sin6->sin6_addr, addresses + (size_t)i * 16, 16);
       msgs[i].msg_hdr.msg_namelen = sizeof *sin6;
     }
@@ -369,6 +426,68 @@ static napi_value sys_send_batch(napi_env env, napi_callback_info info) {
     sent = sendmmsg(fd, msgs, (unsigned int)count, MSG_DONTWAIT);
   } while (sent < 0 && errno == EINTR);
   return number(env, sent < 0 ? -errno : sent);
+}
+
+/* Socket buffers of UDP sockets: beyond net.core.[rw]mem_max where the process may (root). */
+static void set_buffers(int fd, int bytes) {
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+}
+
+static napi_value sys_open_udp(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int32_t family, port, buffer_bytes;
+  uint8_t *address;
+  size_t address_length;
+  if (!get_args(env, info, 4, argv) || !get_int(env, argv[0], &family) ||
+      !get_array(env, argv[1], napi_uint8_array, (void **)&address, &address_length) ||
+      !get_int(env, argv[2], &port) || !get_int(env, argv[3], &buffer_bytes))
+    return NULL;
+  if (family != 4 && family != 6) return number(env, -EAFNOSUPPORT);
+  if (address_length < 16 || port < 0 || port > 65535 || buffer_bytes < 0) return number(env, -EINVAL);
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return number(env, -errno);
+  if (buffer_bytes > 0) set_buffers(fd, buffer_bytes);
+  struct sockaddr_storage name;
+  memset(&name, 0, sizeof name);
+  socklen_t name_length;
+  int rc = 0;
+  if (family == 4) {
+    struct sockaddr_in *sin = (struct sockaddr_in *)&name;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)port);
+    memcpy(&sin->sin_addr, address, 4);
+    name_length = sizeof *sin;
+  } else {
+    int on = 1;
+    rc = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&name;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)port);
+    memcpy(&sin6->sin6_addr, address, 16);
+    name_length = sizeof *sin6;
+  }
+  if (rc == 0) rc = bind(fd, (struct sockaddr *)&name, name_length);
+  if (rc < 0) {
+    int err = errno;
+    close(fd);
+    return number(env, -err);
+  }
+  return number(env, fd);
+}
+
+static napi_value sys_local_port(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return NULL;
+  struct sockaddr_storage name;
+  socklen_t length = sizeof name;
+  if (getsockname(fd, (struct sockaddr *)&name, &length) < 0) return number(env, -errno);
+  if (name.ss_family == AF_INET) return number(env, ntohs(((struct sockaddr_in *)&name)->sin_port));
+  if (name.ss_family == AF_INET6) return number(env, ntohs(((struct sockaddr_in6 *)&name)->sin6_port));
+  return number(env, -EAFNOSUPPORT);
 }
 
 /* A readability watch: libuv polls the fd on Node's own event loop and calls back into JavaScript. */
@@ -446,6 +565,21 @@ static napi_value sys_watch(napi_env env, napi_callback_info info) {
   napi_value handle;
   napi_create_external(env, w, NULL, NULL, &handle);
   return handle;
+}
+
+static napi_value sys_pause_watch(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int paused;
+  if (!get_args(env, info, 2, argv) || !get_bool(env, argv[1], &paused)) return NULL;
+  void *data;
+  if (napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a watch handle");
+    return NULL;
+  }
+  watcher_t *w = data;
+  if (w->stopped) return number(env, -EBADF);
+  int rc = paused ? uv_poll_stop(&w->poll) : uv_poll_start(&w->poll, UV_READABLE, on_readable);
+  return number(env, rc);
 }
 
 static napi_value sys_unwatch(napi_env env, napi_callback_info info) {
@@ -566,7 +700,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"writeBatch", NULL, sys_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"recvBatch", NULL, sys_recv_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendBatch", NULL, sys_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openUdp", NULL, sys_open_udp, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"localPort", NULL, sys_local_port, NULL, NULL, NULL, napi_enumerable, NULL},
       {"watch", NULL, sys_watch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pauseWatch", NULL, sys_pause_watch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unwatch", NULL, sys_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openNetlink", NULL, sys_open_netlink, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netlinkSend", NULL, sys_netlink_send, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -29,6 +29,7 @@ export interface SysAddon {
     count: number,
     capacity: number,
     addresses: Uint8Array,
+    ports?: Uint16Array,
   ): number;
   sendBatch(
     fd: number,
@@ -38,8 +39,12 @@ export interface SysAddon {
     lengths: Uint32Array,
     addresses: Uint8Array,
     count: number,
+    ports?: Uint16Array,
   ): number;
+  openUdp(family: 4 | 6, address: Uint8Array, port: number, bufferBytes: number): number;
+  localPort(fd: number): number;
   watch(fd: number, callback: (status: number) => void): object | number;
+  pauseWatch(handle: object, paused: boolean): number;
   unwatch(handle: object): void;
   openNetlink(protocol: number, timeoutMs: number, netnsPath: string | null): number;
   netlinkSend(fd: number, bytes: Uint8Array): number;

@@ -21,6 +21,16 @@ export class FdWatch {
     this.#handle = handle;
   }
 
+  /**
+   * Stops the calls while `paused` (the owner reads the fd on its own schedule meanwhile, as NAPI polls
+   * a busy NIC with its interrupt off), and restarts them: a level-triggered watch calls at once if data
+   * arrived in between.
+   */
+  setPaused(paused: boolean): void {
+    if (this.#handle === null) return;
+    this.#addon.pauseWatch(this.#handle, paused);
+  }
+
   close(): void {
     if (this.#handle === null) return;
     this.#addon.unwatch(this.#handle);

@@ -25,23 +25,36 @@ import type { PoolIo } from './pool-io.ts';
 import { RawEspOutside } from './raw-esp-outside.ts';
 import { RawTransmit } from './raw-transmit.ts';
 import { RxBatches } from './rx-batches.ts';
-import { SendQueue } from './send-queue.ts';
-import { UdpOutside, type UdpReceiver } from './udp-outside.ts';
+import { UDP_OUTER_ROOM, UdpOutside, type UdpReceiver } from './udp-outside.ts';
 
 const SLOT_MASK = 0x00ff_ffff;
 /** Packets moved per ring or socket call. */
 const BATCH = 64;
-/** Read rounds per readiness callback before io lets the rest of the event loop run. */
+/** Batches read from each input per pass before io lets the rest of the event loop run. */
 const READ_ROUNDS = 4;
-/** Empty passes before io sleeps on its doorbell. */
-const SPIN_PASSES = 16;
+/** Batches taken from each worker's tx rings per pass, while they hold more (as many as a read takes). */
+const DRAIN_ROUNDS = 4;
+/**
+ * While traffic flows io polls its inputs and the workers' rings every POLL_MS with the readiness
+ * callbacks off, instead of waking for each packet (as NAPI turns a busy NIC's interrupt off): packets
+ * gather between passes and move in batches, and a worker that pushes to a tx ring need not wake io.
+ */
+const POLL_MS = 1;
+/** Passes that find nothing before io goes back to waking on readiness and on its doorbell. */
+const IDLE_POLLS = 4;
 /** Longest doorbell sleep: housekeeping runs on its own timer, this only bounds a lost wake-up. */
 const SLEEP_MS = 200;
 const HOUSEKEEPING_MS = 250;
 
 /** One outside endpoint: ESP in UDP on an address and port, or raw ESP on an address. */
 export type OutsideEndpoint =
-  | { readonly kind: 'udp'; readonly address: string; readonly port?: number }
+  | {
+      readonly kind: 'udp';
+      readonly address: string;
+      readonly port?: number;
+      /** Which UDP socket (UdpOutside): batched through the helper where it is built, by default. */
+      readonly socket?: 'auto' | 'batched' | 'dgram';
+    }
   | { readonly kind: 'raw-esp'; readonly address: string };
 
 export interface GatewayIoOptions {
@@ -100,7 +113,6 @@ export class GatewayIo implements UdpReceiver {
   private readonly reassembled: ReassemblyResult = { slot: 0, offset: 0, length: 0, reason: 0, dropped: 0 };
   private readonly rx: RxBatches;
   private readonly rawOut: RawTransmit;
-  private readonly udpSends: SendQueue;
   private readonly doorbell: IoDoorbell;
   private readonly controls: Int32Array[];
   private readonly keepaliveSeconds: number;
@@ -111,13 +123,17 @@ export class GatewayIo implements UdpReceiver {
   private readonly offsets = new Uint32Array(BATCH);
   private readonly lengths = new Uint32Array(BATCH);
   private readonly addresses = new Uint8Array(32 * BATCH);
-  private readonly peer6 = new Uint32Array(4);
   private readonly src6 = new Uint32Array(4);
   private readonly dst6 = new Uint32Array(4);
 
   private tracingDrops = false;
   private scheduled = false;
-  private emptyPasses = 0;
+  /** Polling the inputs on a timer (their readiness callbacks off), or waiting for them to wake io. */
+  private polling = false;
+  private idlePolls = 0;
+  /** A pass stopped at a round limit with more waiting: the next pass comes at once. */
+  private backlog = false;
+  private pollTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private housekeeping: NodeJS.Timeout | null = null;
   private keepaliveTimer: NodeJS.Timeout | null = null;
@@ -132,12 +148,16 @@ export class GatewayIo implements UdpReceiver {
   fragmentsReassembled = 0;
   icmpErrorsSent = 0;
 
-  private readonly onSent = (error: Error | null) => this.sent(error);
+  private readonly udpSent = (slot: number, reason: number) => {
+    if (reason !== 0) this.io.drops[reason]!++;
+    this.packets.free(slot);
+  };
   private readonly dropRefused = (slot: number, offset: number, length: number, outside: boolean) =>
     this.dropSlot(slot, offset, length, DropReason.queueFull, outside);
   private readonly rawRefused = (slot: number, offset: number, length: number, reason: number) =>
     this.dropSlot(slot, offset, length, reason, true);
   private readonly pending = () => this.txPending();
+  private readonly readable = () => this.startPolling();
   private readonly endpointUdp = (version: number) => this.udpFor(version);
   private readonly endpointRaw = (version: number) => this.rawFor(version);
 
@@ -152,7 +172,6 @@ export class GatewayIo implements UdpReceiver {
     this.reassembler = new FragmentReassembler(io.packets, options.reassembly);
     this.rx = new RxBatches(io, BATCH, this.dropRefused);
     this.rawOut = new RawTransmit(io.packets, this.paths, BATCH, this.rawRefused);
-    this.udpSends = new SendQueue(io.packets.slots);
     this.doorbell = new IoDoorbell(storage.ioDoorbell, () => this.kick());
     this.controls = Array.from({ length: io.workers }, (_, w) => controlWords(storage.control, w));
     this.keepaliveSeconds = options.natKeepaliveSeconds ?? 20;
@@ -169,11 +188,19 @@ export class GatewayIo implements UdpReceiver {
       for (const endpoint of options.outside) {
         if (endpoint.kind === 'udp') {
           const port = endpoint.port === undefined ? {} : { port: endpoint.port };
-          g.udp.push(await UdpOutside.open({ address: endpoint.address, ...port }, g));
+          const socket = endpoint.socket === undefined ? {} : { socket: endpoint.socket };
+          g.udp.push(
+            await UdpOutside.open(
+              { address: endpoint.address, ...port, ...socket },
+              g,
+              g.udpSent,
+              io.packets.slots,
+            ),
+          );
         } else {
           const raw = new RawEspOutside(endpoint.address);
           g.raw.push(raw);
-          raw.watch(() => g.receiveRaw(raw));
+          raw.watch(g.readable);
         }
       }
       const icmp = options.icmp ?? 'auto';
@@ -185,7 +212,7 @@ export class GatewayIo implements UdpReceiver {
           if (icmp === true) throw error;
         }
       }
-      g.inside?.watch((queue) => g.receiveInside(queue));
+      g.inside?.watch(g.readable);
     } catch (error) {
       await g.close();
       throw error;
@@ -215,20 +242,57 @@ export class GatewayIo implements UdpReceiver {
     setImmediate(this.run);
   }
 
+  /** The next pass in POLL_MS. */
+  private pollSoon(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    if (this.pollTimer === null) this.pollTimer = setTimeout(this.run, POLL_MS);
+    else this.pollTimer.refresh();
+  }
+
+  /** An input has packets: poll them all from now on, starting at once. */
+  private startPolling(): void {
+    this.setPolling(true);
+    this.kick();
+  }
+
+  /** Readiness callbacks off while polling, on again when io waits for them. */
+  private setPolling(on: boolean): void {
+    if (this.polling === on || this.closed) return;
+    this.polling = on;
+    this.inside?.setWatching?.(!on);
+    for (const u of this.udp) u.setWatching(!on);
+    for (const r of this.raw) r.setWatching(!on);
+  }
+
   private readonly run = () => {
     this.scheduled = false;
     if (this.closed) return;
     if (this.pass() > 0) {
-      this.emptyPasses = 0;
-      this.kick();
-    } else if (++this.emptyPasses < SPIN_PASSES || !this.doorbell.sleep(this.pending, SLEEP_MS)) {
-      this.kick();
+      this.idlePolls = 0;
+      this.setPolling(true);
+      if (this.backlog) this.kick();
+      else this.pollSoon();
+      return;
     }
+    if (this.polling && ++this.idlePolls < IDLE_POLLS) {
+      this.pollSoon();
+      return;
+    }
+    // Idle: wake on readiness (a level-triggered callback comes at once for what arrived meanwhile) or
+    // when a worker rings.
+    this.setPolling(false);
+    if (!this.doorbell.sleep(this.pending, SLEEP_MS)) this.kick();
   };
 
-  /** One pass: what workers sent, relays and slot balancing, then what io received goes to the workers. */
+  /**
+   * One pass: what io's inputs hold (while polling), what workers sent, relays and slot balancing, then
+   * what io received goes to the workers.
+   */
   private pass(): number {
-    let work = this.drainOutside();
+    this.backlog = false;
+    let work = this.polling ? this.readInputs() : 0;
+    work += this.drainOutside();
     work += this.drainInside();
     work += this.io.pump();
     work += this.rx.flush();
@@ -274,9 +338,21 @@ export class GatewayIo implements UdpReceiver {
 
   // Receive: to the workers
 
-  private receiveInside(queue: number): void {
+  /** Reads every input io polls: the inside's queues, batched UDP endpoints, raw ESP. */
+  private readInputs(): number {
+    let n = 0;
     const inside = this.inside;
-    if (inside === null || this.closed) return;
+    if (inside !== null) for (let q = 0; q < inside.queues; q++) n += this.receiveInside(q);
+    for (const u of this.udp) if (u.batched) n += this.receiveUdpBatch(u);
+    for (const r of this.raw) n += this.receiveRaw(r);
+    return n;
+  }
+
+  /** Packets from inside queue `queue` into slots, checked, to the workers' rx batches; returns how many. */
+  private receiveInside(queue: number): number {
+    const inside = this.inside;
+    if (inside === null || this.closed) return 0;
+    let total = 0;
     const packets = this.packets;
     const bytes = this.bytes;
     const headroom = packets.headroom;
@@ -293,6 +369,8 @@ export class GatewayIo implements UdpReceiver {
       for (let i = 0; i < n; i++) this.offsets[i] = packets.dataOffset(this.slots[i]!);
       const got = inside.read(queue, bytes, this.offsets, this.lengths, n, capacity);
       for (let i = got; i < n; i++) packets.free(this.slots[i]!);
+      total += got;
+      if (got === n && round === READ_ROUNDS - 1) this.backlog = true;
       const capture = this.capture.active;
       for (let i = 0; i < got; i++) {
         const slot = this.slots[i]!;
@@ -317,8 +395,7 @@ export class GatewayIo implements UdpReceiver {
       }
       if (got < n) break;
     }
-    this.rx.flush();
-    this.kick();
+    return total;
   }
 
   /** An ICMP error InsideForwarding built: as the host's own (raw ICMP socket), else back inside. */
@@ -362,8 +439,53 @@ export class GatewayIo implements UdpReceiver {
     this.kick();
   }
 
-  private receiveRaw(raw: RawEspOutside): void {
-    if (this.closed) return;
+  /** A batched UDP endpoint has datagrams: poll it (and the other inputs) from now on. */
+  udpReadable(_endpoint: UdpOutside): void {
+    this.startPolling();
+  }
+
+  /** Datagrams of a batched UDP endpoint into slots, behind the headers they came in; returns how many. */
+  private receiveUdpBatch(endpoint: UdpOutside): number {
+    if (this.closed) return 0;
+    let total = 0;
+    const packets = this.packets;
+    const bytes = this.bytes;
+    const now = Date.now();
+    const outer = endpoint.family === 4 ? 28 : 48;
+    // A datagram that leaves less than UDP_OUTER_ROOM of the slot may have been cut short: dropped.
+    const capacity = this.capacity - UDP_OUTER_ROOM + 1;
+    for (let round = 0; round < READ_ROUNDS; round++) {
+      const n = packets.allocBatch(this.slots, BATCH);
+      if (n === 0) {
+        this.io.drops[DropReason.noBufferSpace]!++;
+        break;
+      }
+      for (let i = 0; i < n; i++) this.offsets[i] = packets.dataOffset(this.slots[i]!);
+      const got = endpoint.receive(bytes, this.offsets, this.lengths, n, capacity);
+      for (let i = got; i < n; i++) packets.free(this.slots[i]!);
+      total += got;
+      if (got === n && round === READ_ROUNDS - 1) this.backlog = true;
+      for (let i = 0; i < got; i++) {
+        const slot = this.slots[i]!;
+        const at = this.offsets[i]!;
+        const length = this.lengths[i]!;
+        const payload = length - outer;
+        if (payload >= capacity) {
+          this.dropSlot(slot, packets.headroom, 0, DropReason.noBufferSpace, true);
+          continue;
+        }
+        if (payload === 1 && bytes[at + outer] === 0xff) this.keepalivesReceived++;
+        this.deliverOutside(slot, at - packets.slotOffset(slot), length, now);
+      }
+      if (got < n) break;
+    }
+    return total;
+  }
+
+  /** Packets of a raw ESP endpoint into slots; returns how many. */
+  private receiveRaw(raw: RawEspOutside): number {
+    if (this.closed) return 0;
+    let total = 0;
     const packets = this.packets;
     const bytes = this.bytes;
     const now = Date.now();
@@ -379,6 +501,8 @@ export class GatewayIo implements UdpReceiver {
       for (let i = 0; i < n; i++) this.offsets[i] = packets.dataOffset(this.slots[i]!) + room;
       const got = raw.receive(bytes, this.offsets, this.lengths, n, capacity, this.addresses);
       for (let i = got; i < n; i++) packets.free(this.slots[i]!);
+      total += got;
+      if (got === n && round === READ_ROUNDS - 1) this.backlog = true;
       for (let i = 0; i < got; i++) {
         const slot = this.slots[i]!;
         let at = this.offsets[i]!;
@@ -401,8 +525,7 @@ export class GatewayIo implements UdpReceiver {
       }
       if (got < n) break;
     }
-    this.rx.flush();
-    this.kick();
+    return total;
   }
 
   /** An outer packet is in `slot` at `offset`: capture it, reassemble it if it is a fragment, steer it. */
@@ -442,77 +565,64 @@ export class GatewayIo implements UdpReceiver {
     const slotSize = packets.slotSize;
     let total = 0;
     let now = 0;
-    for (let w = 0; w < io.workers; w++) {
-      const n = io.receiveOutside(w, descs, BATCH);
-      if (n === 0) continue;
-      total += n;
-      if (now === 0) now = Date.now();
-      const capture = this.capture.active;
-      let raw = false;
-      for (let i = 0; i < n; i++) {
-        const word0 = descs[i << 1]!;
-        const flags = word0 >>> 24;
-        const slot = word0 & SLOT_MASK;
-        const word1 = descs[(i << 1) + 1]!;
-        const offset = word1 >>> 16;
-        const length = word1 & 0xffff;
-        const at = slot * slotSize + offset;
-        if ((flags & DROP_TRACED) !== 0) {
-          // A worker's drop, counted there: only to be captured.
-          const side = (flags & DescriptorFlag.inbound) !== 0 ? CaptureSide.outside : CaptureSide.inside;
-          capture?.offer(
-            CapturePoint.drop,
-            side,
-            bytes,
-            at,
-            length,
-            readDropReason(bytes, slot * slotSize),
-            now,
-          );
-          packets.free(slot);
-          continue;
-        }
-        capture?.offer(CapturePoint.tx, CaptureSide.outside, bytes, at, length, -1, now);
-        const version = bytes[at]! >>> 4;
-        const l4 = version === 4 ? at + ((bytes[at]! & 0x0f) << 2) : at + 40;
-        const protocol = version === 4 ? bytes[at + 9]! : version === 6 ? bytes[at + 6]! : -1;
-        if (protocol === IpProtocol.udp && l4 + 8 <= at + length) {
-          const endpoint = this.udpFor(version);
-          if (endpoint !== null) {
-            if (version === 6) for (let k = 0; k < 4; k++) this.peer6[k] = readU32(bytes, at + 24 + 4 * k);
-            this.udpSends.push(slot);
-            const port = readU16(bytes, l4 + 2);
-            endpoint.send(
+    for (let round = 0; round < DRAIN_ROUNDS; round++) {
+      let more = false;
+      for (let w = 0; w < io.workers; w++) {
+        const n = io.receiveOutside(w, descs, BATCH);
+        if (n === 0) continue;
+        if (n === BATCH) more = true;
+        total += n;
+        if (now === 0) now = Date.now();
+        const capture = this.capture.active;
+        let raw = false;
+        for (let i = 0; i < n; i++) {
+          const word0 = descs[i << 1]!;
+          const flags = word0 >>> 24;
+          const slot = word0 & SLOT_MASK;
+          const word1 = descs[(i << 1) + 1]!;
+          const offset = word1 >>> 16;
+          const length = word1 & 0xffff;
+          const at = slot * slotSize + offset;
+          if ((flags & DROP_TRACED) !== 0) {
+            // A worker's drop, counted there: only to be captured.
+            const side = (flags & DescriptorFlag.inbound) !== 0 ? CaptureSide.outside : CaptureSide.inside;
+            capture?.offer(
+              CapturePoint.drop,
+              side,
               bytes,
-              l4 + 8,
-              at + length - l4 - 8,
-              port,
-              readU32(bytes, at + 16),
-              this.peer6,
-              this.onSent,
+              at,
+              length,
+              readDropReason(bytes, slot * slotSize),
+              now,
             );
+            packets.free(slot);
             continue;
           }
-        } else if (protocol === IpProtocol.esp && this.rawFor(version) !== null) {
-          this.rawOut.add(slot, at, length);
-          raw = true;
-          continue;
+          capture?.offer(CapturePoint.tx, CaptureSide.outside, bytes, at, length, -1, now);
+          const version = bytes[at]! >>> 4;
+          const l4 = version === 4 ? at + ((bytes[at]! & 0x0f) << 2) : at + 40;
+          const protocol = version === 4 ? bytes[at + 9]! : version === 6 ? bytes[at + 6]! : -1;
+          if (protocol === IpProtocol.udp && l4 + 8 <= at + length) {
+            const endpoint = this.udpFor(version);
+            if (endpoint !== null) {
+              const peerAt = version === 4 ? at + 16 : at + 24;
+              endpoint.queue(bytes, slot, l4 + 8, at + length - l4 - 8, peerAt, readU16(bytes, l4 + 2));
+              continue;
+            }
+          } else if (protocol === IpProtocol.esp && this.rawFor(version) !== null) {
+            this.rawOut.add(slot, at, length);
+            raw = true;
+            continue;
+          }
+          this.dropSlot(slot, offset, length, DropReason.noOutsidePath, true);
         }
-        this.dropSlot(slot, offset, length, DropReason.noOutsidePath, true);
+        if (raw) this.rawOut.flush(this.endpointRaw);
       }
-      if (raw) this.rawOut.flush(this.endpointRaw);
+      if (!more) break;
+      if (round === DRAIN_ROUNDS - 1) this.backlog = true;
     }
+    if (total > 0) for (const u of this.udp) u.flush();
     return total;
-  }
-
-  /** A UDP send completed: its slot goes back to the pool. */
-  private sent(error: Error | null): void {
-    const slot = this.udpSends.shift();
-    if (error !== null) {
-      this.io.drops[DropReason.noOutsidePath]!++;
-      for (const u of this.udp) u.sendErrors++;
-    }
-    if (!this.closed) this.packets.free(slot);
   }
 
   /** Decrypted packets to the inside port. */
@@ -523,46 +633,52 @@ export class GatewayIo implements UdpReceiver {
     const slotSize = packets.slotSize;
     const inside = this.inside;
     let total = 0;
-    for (let w = 0; w < io.workers; w++) {
-      const n = io.receiveInside(w, descs, BATCH);
-      if (n === 0) continue;
-      total += n;
-      const capture = this.capture.active;
-      const now = capture === null ? 0 : Date.now();
-      for (let i = 0; i < n; i++) {
-        const word1 = descs[(i << 1) + 1]!;
-        this.offsets[i] = (descs[i << 1]! & SLOT_MASK) * slotSize + (word1 >>> 16);
-        this.lengths[i] = word1 & 0xffff;
-        capture?.offer(
-          CapturePoint.tx,
-          CaptureSide.inside,
-          this.bytes,
-          this.offsets[i]!,
-          this.lengths[i]!,
-          -1,
-          now,
-        );
-      }
-      const taken = inside === null ? 0 : inside.write(w, this.bytes, this.offsets, this.lengths, n);
-      for (let i = 0; i < n; i++) {
-        const slot = descs[i << 1]! & SLOT_MASK;
-        const length = this.lengths[i]!;
-        if (i < taken && length > 0) {
-          this.insideTxPackets++;
-          this.insideTxBytes += length;
-          packets.free(slot);
-          continue;
+    for (let round = 0; round < DRAIN_ROUNDS; round++) {
+      let more = false;
+      for (let w = 0; w < io.workers; w++) {
+        const n = io.receiveInside(w, descs, BATCH);
+        if (n === 0) continue;
+        if (n === BATCH) more = true;
+        total += n;
+        const capture = this.capture.active;
+        const now = capture === null ? 0 : Date.now();
+        for (let i = 0; i < n; i++) {
+          const word1 = descs[(i << 1) + 1]!;
+          this.offsets[i] = (descs[i << 1]! & SLOT_MASK) * slotSize + (word1 >>> 16);
+          this.lengths[i] = word1 & 0xffff;
+          capture?.offer(
+            CapturePoint.tx,
+            CaptureSide.inside,
+            this.bytes,
+            this.offsets[i]!,
+            this.lengths[i]!,
+            -1,
+            now,
+          );
         }
-        // Past what the port took: it was full (or there is none); taken with length 0: refused.
-        const reason =
-          inside === null
-            ? DropReason.noOutsidePath
-            : i < taken
-              ? DropReason.badInnerHeader
-              : DropReason.queueFull;
-        const word1 = descs[(i << 1) + 1]!;
-        this.dropSlot(slot, word1 >>> 16, word1 & 0xffff, reason, false);
+        const taken = inside === null ? 0 : inside.write(w, this.bytes, this.offsets, this.lengths, n);
+        for (let i = 0; i < n; i++) {
+          const slot = descs[i << 1]! & SLOT_MASK;
+          const length = this.lengths[i]!;
+          if (i < taken && length > 0) {
+            this.insideTxPackets++;
+            this.insideTxBytes += length;
+            packets.free(slot);
+            continue;
+          }
+          // Past what the port took: it was full (or there is none); taken with length 0: refused.
+          const reason =
+            inside === null
+              ? DropReason.noOutsidePath
+              : i < taken
+                ? DropReason.badInnerHeader
+                : DropReason.queueFull;
+          const word1 = descs[(i << 1) + 1]!;
+          this.dropSlot(slot, word1 >>> 16, word1 & 0xffff, reason, false);
+        }
       }
+      if (!more) break;
+      if (round === DRAIN_ROUNDS - 1) this.backlog = true;
     }
     return total;
   }
@@ -653,6 +769,7 @@ export class GatewayIo implements UdpReceiver {
     if (this.closed) return;
     this.closed = true;
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
+    if (this.pollTimer !== null) clearTimeout(this.pollTimer);
     if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer);
     this.inside?.close();
     for (const r of this.raw) r.close();

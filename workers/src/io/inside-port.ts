@@ -23,5 +23,10 @@ export interface InsidePort {
   write(queue: number, bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   /** Calls `onReadable(queue)` whenever a queue has packets to read. */
   watch(onReadable: (queue: number) => void): void;
+  /**
+   * Turns those calls off (false) while io polls the queues on its own schedule, and on again (true);
+   * a port that cannot may keep calling (io reads its queues while polling either way).
+   */
+  setWatching?(on: boolean): void;
   close(): void;
 }

@@ -85,6 +85,11 @@ export class RawEspOutside {
     this.watchHandle = new FdWatch(this.fd, onReadable);
   }
 
+  /** Readiness calls off while io polls the socket, on again when it waits. */
+  setWatching(on: boolean): void {
+    this.watchHandle?.setPaused(!on);
+  }
+
   close(): void {
     this.watchHandle?.close();
     this.watchHandle = null;

@@ -44,6 +44,10 @@ export class TunInside implements InsidePort {
     });
   }
 
+  setWatching(on: boolean): void {
+    for (const w of this.watches) w.setPaused(!on);
+  }
+
   close(): void {
     for (const w of this.watches) w.close();
     this.watches.length = 0;
