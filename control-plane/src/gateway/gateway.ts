@@ -34,7 +34,7 @@ export interface GatewayStats extends GatewayIoStats {
  * `espresso serve` as a gateway: the worker pool's io on real interfaces (GatewayIo), kept in step with
  * the control plane. Whenever SAs or policies change, the path table learns the outbound SAs and the
  * prefixes they protect, the TUN device gets its MTU from their overhead (unless configured) and a
- * route for each protected prefix.
+ * route for each protected prefix. A path MTU io learns for an SA is passed on to the SA's owner.
  */
 export class Gateway {
   readonly io: GatewayIo;
@@ -85,6 +85,11 @@ export class Gateway {
         natKeepaliveSeconds: interfaces.natKeepaliveSeconds ?? 20,
         decrementTtl: inside?.decrementTtl ?? false,
         captureDirectory: interfaces.captureDirectory ?? join(tmpdir(), `espresso-captures-${process.pid}`),
+        // What io learns of an SA's path MTU goes to its owner too (IP-TFS sizes its packets by it); an SA
+        // removed meanwhile is no longer there to tell.
+        onPathMtu: (name, pathMtu) => {
+          pool.setPathMtu(name, pathMtu).catch(() => {});
+        },
       });
     } catch (error) {
       tun?.close();

@@ -20,7 +20,7 @@ import { sendNatKeepalives } from './nat-keepalives.ts';
 import { writeEspOuterHeader6 } from './outer-header-synth.ts';
 import { CapturePoint, CaptureSide, PacketCapture } from './packet-capture.ts';
 import type { PathMtuReport } from './path-mtu-error.ts';
-import { type InnerRoute, type OutboundSaPath, PathTable } from './path-table.ts';
+import { type InnerRoute, type OutboundSaPath, type PathMtuListener, PathTable } from './path-table.ts';
 import type { PoolIo } from './pool-io.ts';
 import { RawEspOutside } from './raw-esp-outside.ts';
 import { RawTransmit } from './raw-transmit.ts';
@@ -75,6 +75,12 @@ export interface GatewayIoOptions {
   readonly icmp?: boolean | 'auto';
   /** Where packet captures are written. */
   readonly captureDirectory: string;
+  /**
+   * Told whenever an outbound SA's path MTU changes (an ICMP too-big error about its packets, or the
+   * learned value aged back): the gateway passes it to the pool (`WorkerPool.setPathMtu`), so the SA's
+   * owner sizes what it sends by it (IP-TFS with packetSize 0).
+   */
+  readonly onPathMtu?: PathMtuListener;
 }
 
 /**
@@ -166,7 +172,7 @@ export class GatewayIo implements UdpReceiver {
     this.packets = io.packets;
     this.bytes = io.bytes;
     this.inside = options.inside ?? null;
-    this.paths = new PathTable(options.mtu ?? 1500);
+    this.paths = new PathTable(options.mtu ?? 1500, options.onPathMtu ?? null);
     this.capture = new PacketCapture(options.captureDirectory);
     this.forwarding = new InsideForwarding(this.paths, { decrementTtl: options.decrementTtl ?? false });
     this.reassembler = new FragmentReassembler(io.packets, options.reassembly);
@@ -707,8 +713,12 @@ export class GatewayIo implements UdpReceiver {
     this.kick();
   }
 
-  /** An ICMP too-big error about a packet from one of our endpoints lowers its SA's path MTU. */
-  private learnPathMtu(report: PathMtuReport): void {
+  /**
+   * An ICMP too-big error about a packet from one of our endpoints (what the ICMP sockets parsed) lowers
+   * its SA's path MTU; `onPathMtu` hears of each SA it lowered. Reports about other hosts' packets are
+   * ignored.
+   */
+  learnPathMtu(report: PathMtuReport): void {
     const ours = (local: Uint32Array) =>
       local[0] === report.local[0] &&
       local[1] === report.local[1] &&

@@ -15,6 +15,9 @@ export interface InnerRoute {
   readonly sas: readonly string[];
 }
 
+/** Told when outbound SA `sa`'s path MTU changed to `pathMtu` (learned from ICMP, or aged back). */
+export type PathMtuListener = (sa: string, pathMtu: number) => void;
+
 /** RFC 1191 §6.3: a lowered path MTU is raised again after this long, in case the path grew. */
 export const PMTU_AGE_MS = 10 * 60 * 1000;
 /** The smallest path MTU believed: IPv4's minimum datagram every link passes (RFC 791), IPv6's link MTU. */
@@ -105,9 +108,12 @@ export class PathTable {
   private paths = new Map<string, SaPath>();
   private bySpi = new Map<number, SaPath>();
   private routes: RouteEntry[] = [];
+  private readonly onChange: PathMtuListener | null;
 
-  constructor(defaultMtu: number) {
+  /** `onChange` hears of every SA whose path MTU an ICMP error lowered or age raised back. */
+  constructor(defaultMtu: number, onChange: PathMtuListener | null = null) {
     this.defaultMtu = defaultMtu;
+    this.onChange = onChange;
   }
 
   rebuild(sas: readonly OutboundSaPath[], routes: readonly InnerRoute[]): void {
@@ -192,10 +198,14 @@ export class PathTable {
     for (const p of this.paths.values()) {
       if (spi >= 0 ? p.spi !== spi : port >= 0 && p.remotePort !== port) continue;
       if (p.version !== version || !sameWords(p.remote, remote, version)) continue;
-      if (value < p.pmtu) changed++;
+      const lower = value < p.pmtu;
       if (value <= p.pmtu) {
         p.pmtu = value;
         p.learnedAt = nowMs;
+      }
+      if (lower) {
+        changed++;
+        this.onChange?.(p.name, value);
       }
     }
     if (changed > 0) this.refreshRoutes();
@@ -207,9 +217,11 @@ export class PathTable {
     let changed = false;
     for (const p of this.paths.values()) {
       if (p.learnedAt === 0 || nowMs - p.learnedAt < PMTU_AGE_MS) continue;
+      const was = p.pmtu;
       p.pmtu = this.defaultMtu;
       p.learnedAt = 0;
       changed = true;
+      if (was !== p.pmtu) this.onChange?.(p.name, p.pmtu);
     }
     if (changed) this.refreshRoutes();
   }
