@@ -223,4 +223,31 @@ describe('espresso process configuration check', () => {
       ['a-to-b', 'b-to-a', 'ef', 'rest'],
     );
   });
+
+  it('resolves templates by reqid: outbound the last SA of the reqid (the newest), inbound every one', async () => {
+    const config = await check({
+      sas: [
+        { ...sa, reqid: 5 },
+        { ...sa, name: 'rekeyed', spi: '0x4001', reqid: 5 },
+        { ...sa, name: 'elsewhere', spi: '0x4002', reqid: 6 },
+        { ...back, reqid: 5 },
+      ],
+      spd: {
+        policies: [
+          { ...policy, id: 'out-5', template: { mode: 'tunnel', reqid: 5 } },
+          { ...policy, id: 'in-5', direction: 'in', template: { mode: 'tunnel', reqid: 5 } },
+        ],
+      },
+    });
+    assert.deepEqual(config.policySas.get('out-5'), { kind: 'sas', names: ['rekeyed'] });
+    assert.deepEqual(config.policySas.get('in-5'), { kind: 'sas', names: ['b-to-a'] });
+    await assert.rejects(
+      check({
+        sas: [sa, back],
+        spd: { policies: [{ ...policy, id: 'out-9', template: { mode: 'tunnel', reqid: 9 } }] },
+      }),
+      (error: Error) =>
+        /\/spd\/policies\/0\/template\/reqid: no outbound SA with reqid 9/.test(error.message),
+    );
+  });
 });

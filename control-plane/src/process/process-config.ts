@@ -19,6 +19,8 @@ export interface ProcessSa {
   readonly group: string | null;
   /** The worker index or DSCP class it is bound to in its group; null for the fallback SA or no group. */
   readonly resource: number | null;
+  /** The reqid policy templates may name it by; null for none. */
+  readonly reqid: number | null;
 }
 
 /** Which SAs a protect policy may use, worked out once from the document. */
@@ -123,6 +125,7 @@ function processSa(entry: SaDocumentEntry, index: number): ProcessSa {
     index,
     group: binding?.group ?? null,
     resource: binding !== undefined && 'resource' in binding ? binding.resource : null,
+    reqid: sad.reqid ?? null,
   };
 }
 
@@ -204,11 +207,28 @@ function bindPolicy(
     }
     return { kind: 'group', resource, members: byResource, fallback, names: members.map((sa) => sa.name) };
   }
+  const reqid = template.reqid;
+  if (reqid !== undefined) {
+    const matching = ofDirection.filter((sa) => sa.reqid === reqid);
+    if (matching.length === 0) {
+      issues.push({
+        path: `${at}/reqid`,
+        message: `no ${direction}bound SA with reqid ${reqid} in this document`,
+      });
+      return null;
+    }
+    if (matching.some(wrongMode)) return null;
+    // Outbound the newest SA of the reqid serves, as after a rekey: the last one in the document.
+    return {
+      kind: 'sas',
+      names: direction === 'out' ? [matching.at(-1)!.name] : matching.map((sa) => sa.name),
+    };
+  }
   if (direction === 'out') {
     issues.push({
       path: at,
       message:
-        'names no SA (sa) or SA group (saGroup): espresso process has no IKE daemon to ask for one, so name the SA',
+        'names no SA (sa), SA group (saGroup) or reqid: espresso process has no IKE daemon to ask for one, so name the SA',
     });
     return null;
   }

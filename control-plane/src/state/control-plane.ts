@@ -131,7 +131,7 @@ export class ControlPlane {
 
   /** `schemaChecked`: the body already passed the SaCreate schema (see prepareSa). */
   createSa(body: SaCreate, schemaChecked = false): Promise<SaRecord<StoredSaConfig>> {
-    const input = prepareSa(body, '', schemaChecked);
+    const input = this.#withAcquireReqid(prepareSa(body, '', schemaChecked));
     return this.serial(async () => {
       try {
         const sa = await this.installSa(input);
@@ -152,7 +152,7 @@ export class ControlPlane {
     const inputs: ReturnType<typeof prepareSa>[] = [];
     try {
       bodies.forEach((body, i) => {
-        inputs.push(prepareSa(body, `/sas/${i}`, schemaChecked));
+        inputs.push(this.#withAcquireReqid(prepareSa(body, `/sas/${i}`, schemaChecked)));
       });
     } catch (error) {
       for (const input of inputs) zeroKeys(input);
@@ -175,6 +175,16 @@ export class ControlPlane {
       }
       return installed;
     });
+  }
+
+  /**
+   * An SA that answers an ACQUIRE and names no reqid takes the reqid of the ACQUIRE's policy template,
+   * so the policy finds it as XFRM's would.
+   */
+  #withAcquireReqid<T extends { readonly acquire?: number; readonly reqid?: number }>(input: T): T {
+    if (input.acquire === undefined || input.reqid !== undefined) return input;
+    const reqid = this.acquires.get(input.acquire)?.reqid ?? null;
+    return reqid === null ? input : { ...input, reqid };
   }
 
   /** Adds an SA to the SAD and the datapath; the caller holds the queue. */
@@ -537,6 +547,7 @@ export class ControlPlane {
         this.publish('acquire', {
           seq: a.seq,
           policy: a.policyId,
+          reqid: a.reqid,
           direction: a.direction,
           pfp: a.pfp,
           selector: a.selector,

@@ -79,6 +79,8 @@ export interface Acquire {
   /** Increasing per table, like the kernel's acquire sequence number. */
   readonly seq: number;
   readonly policyId: string;
+  /** The policy template's reqid, for the SA that answers (null when the template names none). */
+  readonly reqid: number | null;
   readonly direction: DirectionName;
   /** Whether `selector` was populated from the packet. */
   readonly pfp: boolean;
@@ -102,6 +104,7 @@ export interface AcquireOutcome {
 interface PendingAcquire {
   seq: number;
   policyId: string;
+  reqid: number | null;
   direction: DirectionName;
   pfp: boolean;
   selector: SelectorView;
@@ -142,6 +145,7 @@ function freeze(p: PendingAcquire): Acquire {
   return {
     seq: p.seq,
     policyId: p.policyId,
+    reqid: p.reqid,
     direction: p.direction,
     pfp: p.pfp,
     selector: p.selector,
@@ -197,6 +201,7 @@ export class AcquireTable {
     const p: PendingAcquire = {
       seq: this.nextSeq++,
       policyId: policy.id,
+      reqid: policy.template?.reqid ?? null,
       direction: policy.direction,
       pfp,
       selector,
@@ -221,6 +226,12 @@ export class AcquireTable {
   /** PFP SAs the policy has: installed ones plus pending PFP ACQUIREs. */
   pfpCount(policyId: string): number {
     return (this.pfpInstalled.get(policyId) ?? 0) + (this.pfpPending.get(policyId) ?? 0);
+  }
+
+  /** The pending ACQUIRE `seq`, if there is one. */
+  get(seq: number): Acquire | undefined {
+    const p = this.bySeq.get(seq);
+    return p && freeze(p);
   }
 
   /** The SA for ACQUIRE `seq` was installed: held packets may go; a PFP SA now counts toward the cap. */

@@ -60,6 +60,7 @@ export function registerPolicyRoutes(app: FastifyInstance, cp: ControlPlane): vo
       acquires: cp.acquires.pending().map((a) => ({
         seq: a.seq,
         policyId: a.policyId,
+        reqid: a.reqid,
         direction: a.direction,
         pfp: a.pfp,
         selector: { ...a.selector },
@@ -77,6 +78,7 @@ export function registerPolicyRoutes(app: FastifyInstance, cp: ControlPlane): vo
       body: {
         seq: a.seq,
         policyId: a.policyId,
+        reqid: a.reqid,
         direction: a.direction,
         pfp: a.pfp,
         selector: { ...a.selector },

@@ -271,6 +271,60 @@ test('PFP cap: ACQUIREs carry the 5-tuple until the policy has pfpCap PFP SAs, t
   assert.equal((await h.client.call(routes.getPolicy, { params: { id: 'pfp' } })).pfpSas, 1);
 });
 
+test('a template with a reqid: its ACQUIRE carries the reqid, and the SA that answers takes it', async () => {
+  await h.client.call(routes.createPolicy, {
+    body: {
+      id: 'by-reqid',
+      direction: 'out',
+      local: '10.70.0.0/16',
+      remote: '10.80.0.0/16',
+      action: 'protect',
+      template: { mode: 'tunnel', reqid: 4242 },
+      trap: true,
+    },
+  });
+  assert.deepEqual((await h.client.call(routes.getPolicy, { params: { id: 'by-reqid' } })).template, {
+    mode: 'tunnel',
+    reqid: 4242,
+  });
+  h.datapath.report({
+    type: 'policy-miss',
+    policy: 'by-reqid',
+    packet: {
+      direction: 'out',
+      family: 4,
+      local: '10.70.0.1',
+      remote: '10.80.0.1',
+      protocol: 17,
+      localPort: 1000,
+      remotePort: 2000,
+      dscp: 0,
+      ifId: 0,
+      mark: 0,
+    },
+  });
+  const raised = h.cp.events.recent().find((e) => e.type === 'acquire' && e.data.policy === 'by-reqid');
+  assert.equal(raised?.data.reqid, 4242);
+  const seq = raised?.data.seq as number;
+  const listed = (await h.client.call(routes.listAcquires, {})).acquires.find((a) => a.seq === seq);
+  assert.equal(listed?.reqid, 4242);
+  const sa = await h.client.call(routes.createSa, {
+    body: gcmSa({ name: 'answer', direction: 'out', spi: 0xb001, acquire: seq }),
+  });
+  assert.equal(
+    sa.reqid,
+    4242,
+    'an SA answering the ACQUIRE without a reqid of its own takes the template one',
+  );
+  const own = await h.client.call(routes.createSa, {
+    body: gcmSa({ name: 'own-reqid', direction: 'out', spi: 0xb002, reqid: 7 }),
+  });
+  assert.equal(own.reqid, 7);
+  await h.client.call(routes.deleteSa, { params: { name: 'answer' } });
+  await h.client.call(routes.deleteSa, { params: { name: 'own-reqid' } });
+  await h.client.call(routes.deletePolicy, { params: { id: 'by-reqid' } });
+});
+
 test('pending ACQUIREs time out with an acquire-expired event', async () => {
   await h.client.call(routes.createPolicy, {
     body: {

@@ -13,7 +13,7 @@ const usage = `espresso policy add|list|del ...
 Policy fields (or --file FILE with the JSON of POST /v1/policies, - for standard input):
   --id ID  --dir in|out|fwd  --priority N (lower first)
   --local PREFIX --remote PREFIX  --proto tcp|udp|icmp|N  --local-port P[-Q]  --remote-port P[-Q]
-  --action protect|bypass|discard  --mode tunnel|transport|beet|iptfs  --sa NAME | --group NAME
+  --action protect|bypass|discard  --mode tunnel|transport|beet|iptfs  --sa NAME | --group NAME | --reqid N
   --trap  --pfp  --pfp-cap N
 
 ${connectionUsage}`;
@@ -54,6 +54,8 @@ function policyFromArgs(args: ParsedArgs): unknown {
     if (sa !== undefined) template.sa = { name: sa };
     const group = stringOption(args, 'group');
     if (group !== undefined) template.saGroup = group;
+    const reqid = stringOption(args, 'reqid');
+    if (reqid !== undefined) template.reqid = integerArgument(reqid, 'reqid');
     policy.template = template;
   }
   if (args.values.trap === true) policy.trap = true;
@@ -82,6 +84,7 @@ function protocolText(protocol: unknown): string {
 function templateText(template: PolicyView['template']): string {
   if (template === undefined) return '-';
   if (template.saGroup !== undefined) return `${template.mode} group ${template.saGroup}`;
+  if (template.reqid !== undefined) return `${template.mode} reqid ${template.reqid}`;
   if (template.sa !== undefined)
     return `${template.mode} sa ${'name' in template.sa ? template.sa.name : `spi ${template.sa.spi}`}`;
   return template.mode;
@@ -106,6 +109,7 @@ export const policyCommand: Command = {
     mode: { type: 'string' },
     sa: { type: 'string' },
     group: { type: 'string' },
+    reqid: { type: 'string' },
     trap: { type: 'boolean' },
     pfp: { type: 'boolean' },
     'pfp-cap': { type: 'string' },

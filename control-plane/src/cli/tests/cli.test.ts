@@ -222,6 +222,25 @@ test('policy add, list (ordered and decorrelated), del', async () => {
   );
   oneLineError(bad, /422: body\/local/);
   assert.equal((await espresso('policy', 'del', 'cli-p')).status, 0);
+  const byReqid = await espresso(
+    'policy',
+    'add',
+    '--id',
+    'cli-reqid',
+    '--dir',
+    'out',
+    '--local',
+    '10.5.0.0/24',
+    '--remote',
+    '10.6.0.0/24',
+    '--action',
+    'protect',
+    '--reqid',
+    '77',
+  );
+  assert.equal(byReqid.status, 0, byReqid.err);
+  assert.match((await espresso('policy', 'list')).out, /cli-reqid\s+out\s+0\s+.*protect\s+tunnel reqid 77/);
+  assert.equal((await espresso('policy', 'del', 'cli-reqid')).status, 0);
 });
 
 test('spi alloc answers a reservation', async () => {

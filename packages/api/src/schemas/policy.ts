@@ -69,6 +69,9 @@ export const AcquireView = Type.Object(
   {
     seq: Type.Integer({ minimum: 1 }),
     policyId: PolicyId,
+    reqid: Type.Union([Type.Integer({ minimum: 1, maximum: 0xffff_ffff }), Type.Null()], {
+      description: "the policy template's reqid: give it to the SA that answers",
+    }),
     direction: DirectionSchema,
     pfp: Type.Boolean(),
     selector: Type.Record(Type.String(), Type.Unknown()),
