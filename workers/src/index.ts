@@ -25,6 +25,7 @@ export { PacketInjector, type Side } from './io/packet-injector.ts';
 export { type InnerRoute, type OutboundSaPath, PathTable } from './io/path-table.ts';
 export { PoolIo, type WorkerRings } from './io/pool-io.ts';
 export { TunInside } from './io/tun-inside.ts';
+export { UdpOutside, type UdpOutsideOptions, type UdpReceiver, type UdpSent } from './io/udp-outside.ts';
 export {
   type ClockSource,
   defaultWorkerCount,

@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { demoConfigs, OUTSIDE_ADDRESS } from './demo-config.ts';
 import { DemoGateway } from './demo-gateway.ts';
@@ -162,14 +163,22 @@ async function openOutside(gateway: DemoGateway, port: number): Promise<Loopback
   try {
     return await LoopbackOutside.open(gateway.datapath.pool.io, OUTSIDE_ADDRESS, port);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES') {
+    const code = bindErrorCode(error);
+    if (code !== null) {
       throw new Error(
         `--outside-ports: gateway ${gateway.name} cannot bind ${OUTSIDE_ADDRESS}:${port} (${code}); 0 picks a free port`,
       );
     }
     throw error;
   }
+}
+
+/** EADDRINUSE or EACCES from either UDP socket (Node's names the code, the helper's the errno), else null. */
+function bindErrorCode(error: unknown): 'EADDRINUSE' | 'EACCES' | null {
+  const e = error as { code?: unknown; errno?: unknown };
+  if (e.code === 'EADDRINUSE' || e.errno === constants.errno.EADDRINUSE) return 'EADDRINUSE';
+  if (e.code === 'EACCES' || e.errno === constants.errno.EACCES) return 'EACCES';
+  return null;
 }
 
 async function listenOrExplain(

@@ -1,15 +1,7 @@
-import dgram from 'node:dgram';
 import { DropReason, dropReasonCount } from '@espresso/counters';
 import { flagsFor, writeDescriptor } from '@espresso/ring';
-import {
-  createIpv4Header,
-  IpProtocol,
-  parseIpv4Address,
-  readU16,
-  writeIpv4Header,
-  writeUdpHeader,
-} from '@espresso/wire';
-import type { PoolIo } from '@espresso/workers';
+import { IpProtocol, readU16 } from '@espresso/wire';
+import { type PoolIo, UdpOutside, type UdpReceiver } from '@espresso/workers';
 
 const SLOT_MASK = 0x00ff_ffff;
 const BATCH = 64;
@@ -26,39 +18,33 @@ export interface OutsideCounters {
 }
 
 /**
- * A gateway's outside as ESP in UDP (RFC 3948) on a loopback socket, with no privilege and no native
- * code (node:dgram). Transmit: each packet a worker sent to the outside carries the outer IPv4 and UDP
- * headers the SA wrote; the kernel writes its own, so io sends the ESP after them to the address and
- * port they name. Receive: the kernel took its headers off, so io writes an outer IPv4 and UDP header
- * (the datagram's source, this socket's address) into the slot in front of the ESP, as a raw socket
- * would have delivered it, steers the packet by SPI and queues it for that worker's inbound ring.
- *
- * node:dgram may keep a buffer until the send completes, so a slot is freed only then: sends complete
- * in the order they were made (libuv queues them per socket), and a ring of slot numbers frees them in
- * that order, with one shared callback (no closure per packet).
+ * A gateway's outside as ESP in UDP (RFC 3948) on a loopback address, with no privilege: the gateway io's
+ * own UDP endpoint (`UdpOutside`: the system-call helper's socket, a batch per system call, or Node's
+ * where the helper is not built), driven by the demo's loop instead of GatewayIo's. Transmit: each
+ * packet a worker sent to the outside carries the outer IPv4 and UDP headers the SA wrote; the kernel
+ * writes its own, so the ESP after them goes to the address and port they name, at most `max` per call
+ * (the demo bounds what is on the wire). Receive: the endpoint writes the outer headers the datagram came
+ * in back in front of it; the packet is steered by SPI and queued for that worker's inbound ring until
+ * `flush`.
  */
-export class LoopbackOutside {
+export class LoopbackOutside implements UdpReceiver {
   readonly io: PoolIo;
-  readonly socket: dgram.Socket;
   readonly address: string;
-  readonly port: number;
+  port = 0;
   readonly counters: OutsideCounters;
+  private udp: UdpOutside | null = null;
   private readonly descs = new Uint32Array(2 * BATCH);
   private readonly pending: Uint32Array[];
   private readonly pendingCount: Uint32Array;
-  private readonly sending: Uint32Array;
-  private sendHead = 0;
-  private sendTail = 0;
-  private readonly header = createIpv4Header();
-  private readonly localWord: number;
   private readonly inboundFlags = flagsFor(true, 0);
+  private readonly slots = new Uint32Array(BATCH);
+  private readonly offsets = new Uint32Array(BATCH);
+  private readonly lengths = new Uint32Array(BATCH);
   private closed = false;
 
-  private constructor(io: PoolIo, socket: dgram.Socket, address: string) {
+  private constructor(io: PoolIo, address: string) {
     this.io = io;
-    this.socket = socket;
     this.address = address;
-    this.port = socket.address().port;
     this.counters = {
       sent: 0,
       sentBytes: 0,
@@ -68,30 +54,25 @@ export class LoopbackOutside {
     };
     this.pending = Array.from({ length: io.workers }, () => new Uint32Array(2 * BATCH));
     this.pendingCount = new Uint32Array(io.workers);
-    this.sending = new Uint32Array(io.packets.slots);
-    this.localWord = ipv4Word(address);
-    const h = this.header;
-    h.ttl = 64;
-    h.protocol = IpProtocol.udp;
-    h.dst = this.localWord;
-    socket.on('message', (message, peer) => this.onDatagram(message, peer));
   }
 
   /** Binds a UDP socket on `address`:`port` (0: a free port) for the gateway whose io this is. */
   static async open(io: PoolIo, address: string, port: number): Promise<LoopbackOutside> {
-    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    return new LoopbackOutside(io, socket, address);
+    const outside = new LoopbackOutside(io, address);
+    outside.udp = await UdpOutside.open(
+      { address, port, bufferBytes: 4 << 20 },
+      outside,
+      outside.sent,
+      io.packets.slots,
+    );
+    outside.port = outside.udp.port;
+    return outside;
   }
 
   /** Sends up to `max` packets the workers put on their outside rings; returns how many it took. */
   transmit(max = Number.POSITIVE_INFINITY): number {
+    const udp = this.udp;
+    if (udp === null) return 0;
     const io = this.io;
     const descs = this.descs;
     const slotSize = io.packets.slotSize;
@@ -114,16 +95,14 @@ export class LoopbackOutside {
             io.packets.free(slot);
             continue;
           }
-          const port = readU16(bytes, at + 22);
           const payload = length - OUTER_BYTES;
-          this.sending[this.sendTail] = slot;
-          this.sendTail = this.sendTail + 1 === this.sending.length ? 0 : this.sendTail + 1;
-          this.socket.send(bytes, at + OUTER_BYTES, payload, port, this.peerText(bytes, at + 16), this.sent);
           c.sent++;
           c.sentBytes += payload;
+          udp.queue(bytes, slot, at + OUTER_BYTES, payload, at + 16, readU16(bytes, at + 22));
         }
       }
     }
+    udp.flush();
     return taken;
   }
 
@@ -136,71 +115,91 @@ export class LoopbackOutside {
 
   /** Datagrams sent whose completion has not been reported yet (their slots still held). */
   get sendsInFlight(): number {
-    const d = this.sendTail - this.sendHead;
-    return d >= 0 ? d : d + this.sending.length;
+    return this.udp?.sendsInFlight ?? 0;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    await this.udp?.close();
   }
 
-  /** Completion of one send, in the order they were made: its slot goes back to the pool. */
-  private readonly sent = (error: Error | null): void => {
-    if (this.sendHead === this.sendTail) return;
-    const slot = this.sending[this.sendHead]!;
-    this.sendHead = this.sendHead + 1 === this.sending.length ? 0 : this.sendHead + 1;
+  /** A send is done with its slot: back to the pool; one the socket refused is counted. */
+  private readonly sent = (slot: number, reason: number): void => {
     if (!this.closed) this.io.packets.free(slot);
-    if (error !== null) {
+    if (reason !== 0) {
       this.counters.sent--;
-      this.counters.drops[DropReason.queueFull]!++;
+      this.counters.drops[reason]!++;
     }
   };
 
-  private onDatagram(message: Buffer, peer: dgram.RemoteInfo): void {
+  /** The helper's socket has datagrams: read them into slots a batch at a time. */
+  udpReadable(endpoint: UdpOutside): void {
     if (this.closed) return;
+    const packets = this.io.packets;
+    // A datagram longer than a slot's packet (with its outer headers) is dropped as too big.
+    const capacity = packets.mtu - OUTER_BYTES + 1;
+    for (;;) {
+      const n = packets.allocBatch(this.slots, BATCH);
+      if (n === 0) {
+        this.counters.drops[DropReason.queueFull]!++;
+        return;
+      }
+      for (let i = 0; i < n; i++) this.offsets[i] = packets.dataOffset(this.slots[i]!) + OUTER_BYTES;
+      const got = endpoint.receive(this.io.bytes, this.offsets, this.lengths, n, capacity);
+      for (let i = got; i < n; i++) packets.free(this.slots[i]!);
+      for (let i = 0; i < got; i++) {
+        const slot = this.slots[i]!;
+        const length = this.lengths[i]!;
+        if (length > packets.mtu) {
+          this.counters.drops[DropReason.tooBig]!++;
+          packets.free(slot);
+          continue;
+        }
+        this.deliver(slot, this.offsets[i]! - packets.slotOffset(slot), length);
+      }
+      if (got < n) return;
+    }
+  }
+
+  /** One datagram of Node's socket (the helper is not built): into a slot behind its outer headers. */
+  receiveUdp(endpoint: UdpOutside, message: Buffer, address: string, port: number): void {
+    if (this.closed) return;
+    const packets = this.io.packets;
+    const length = OUTER_BYTES + message.length;
+    if (length > packets.mtu) {
+      this.counters.drops[DropReason.tooBig]!++;
+      return;
+    }
+    const slot = packets.alloc();
+    if (slot < 0) {
+      this.counters.drops[DropReason.queueFull]!++;
+      return;
+    }
+    const at = packets.dataOffset(slot) + OUTER_BYTES;
+    this.io.bytes.set(message, at);
+    const header = endpoint.writeHeaders(this.io.bytes, at, message.length, address, port);
+    if (header !== OUTER_BYTES) {
+      this.counters.drops[DropReason.badVersion]!++;
+      packets.free(slot);
+      return;
+    }
+    this.deliver(slot, packets.headroom, length);
+  }
+
+  /** Queues the outer packet at `offset` in `slot` for the worker that owns its SA. */
+  private deliver(slot: number, offset: number, length: number): void {
     const io = this.io;
     const c = this.counters;
-    const length = OUTER_BYTES + message.length;
-    if (length > io.packets.mtu || peer.family !== 'IPv4') {
-      c.drops[DropReason.tooBig]!++;
-      return;
-    }
-    const slot = io.packets.alloc();
-    if (slot < 0) {
-      c.drops[DropReason.queueFull]!++;
-      return;
-    }
-    const at = io.packets.dataOffset(slot);
-    const bytes = io.bytes;
-    const h = this.header;
-    h.totalLength = length;
-    if (peer.address !== this.lastSourceText) {
-      this.lastSourceText = peer.address;
-      this.lastSourceWord = ipv4Word(peer.address);
-    }
-    h.src = this.lastSourceWord;
-    writeIpv4Header(bytes, at, h);
-    // Checksum 0: the kernel verified the datagram's own before it handed it over.
-    writeUdpHeader(bytes, at + 20, peer.port, this.port, 8 + message.length);
-    bytes.set(message, at + OUTER_BYTES);
     c.received++;
-    c.receivedBytes += message.length;
-    const w = io.steering.inbound(bytes, at, length);
+    c.receivedBytes += length - OUTER_BYTES;
+    const w = io.steering.inbound(io.bytes, io.packets.slotOffset(slot) + offset, length);
     if (this.pendingCount[w]! === BATCH && this.flushWorker(w) === 0) {
       c.drops[DropReason.queueFull]!++;
       io.packets.free(slot);
       return;
     }
-    writeDescriptor(
-      this.pending[w]!,
-      this.pendingCount[w]!,
-      slot,
-      io.packets.headroom,
-      length,
-      this.inboundFlags,
-    );
+    writeDescriptor(this.pending[w]!, this.pendingCount[w]!, slot, offset, length, this.inboundFlags);
     this.pendingCount[w]!++;
   }
 
@@ -213,24 +212,4 @@ export class LoopbackOutside {
     this.pendingCount[w] = n - sent;
     return sent;
   }
-
-  /** The destination address of an outer IPv4 header, as text; loopback's is cached. */
-  private peerText(bytes: Uint8Array, at: number): string {
-    const word = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-    if (word === this.lastPeerWord) return this.lastPeerText;
-    this.lastPeerWord = word;
-    this.lastPeerText = `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
-    return this.lastPeerText;
-  }
-
-  private lastPeerWord = -1;
-  private lastPeerText = '';
-  private lastSourceText = '';
-  private lastSourceWord = 0;
-}
-
-function ipv4Word(text: string): number {
-  const words = parseIpv4Address(text);
-  if (words === null) throw new Error(`not an IPv4 address: ${text}`);
-  return words;
 }
