@@ -87,7 +87,7 @@ export interface GatewayIoOptions {
  * A gateway's io: the thread that owns the packet pool moves packets between the real interfaces and
  * the workers' rings, on Node's event loop.
  *
- * - Outside, ESP in UDP (Node's UDP sockets) and raw ESP (raw sockets): each packet goes into a slot
+ * - Outside, ESP in UDP (UDP sockets, batched) and raw ESP (raw sockets): each packet goes into a slot
  *   behind the outer headers it came in, outer fragments are reassembled first, and it is steered by SPI
  *   to the worker that owns its SA (the SPI steering table). What workers put on their outside tx rings
  *   leaves by the endpoint of its family and protocol: ESP in UDP as the UDP payload to the peer's port,
@@ -100,9 +100,11 @@ export interface GatewayIoOptions {
  * - Path MTU per SA, lowered by ICMP too-big errors about our ESP packets (raw ICMP sockets).
  * - Packet capture at rx, tx and drop (`capture`); workers hand their drops over while it takes them.
  *
- * io busy-polls (setImmediate) while there is work and otherwise sleeps on its doorbell
- * (Atomics.waitAsync), which the workers ring when they fill a tx ring; sockets and TUN queues wake it
- * through the event loop.
+ * While packets flow io polls: every POLL_MS (at once while a pass left a full batch behind) it reads
+ * every input and drains every tx ring, with the inputs' readiness callbacks off, so packets gather and
+ * move in batches and workers need not wake it. After IDLE_POLLS empty passes it waits instead: for a
+ * readiness callback of an input, or on its doorbell (Atomics.waitAsync), which a worker rings when it
+ * pushes to a tx ring while io waits.
  */
 export class GatewayIo implements UdpReceiver {
   readonly io: PoolIo;
