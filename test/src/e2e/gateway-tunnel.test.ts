@@ -61,6 +61,10 @@ describe('two gateways, a tunnel between two subnets', { skip }, () => {
         });
         assert.equal(transfer.error, null);
         assert.ok(transfer.bytes > 1_000_000, `iperf3 moved ${transfer.bytes} bytes`);
+        // The inside device queues 4096 packets for io (the kernel's default is 500), as iproute2 reports.
+        const link = e.topo.run('gwA', 'ip', ['-j', 'link', 'show', 'dev', 'esp0']);
+        assert.equal(link.status, 0, link.stderr);
+        assert.equal((JSON.parse(link.stdout) as { txqlen: number }[])[0]!.txqlen, 4096);
         const seen = wireSummary(wire);
         assert.deepEqual(seen.other, [], 'nothing but ESP between the gateways');
         assert.equal(seen.plaintextTcp, 0);
