@@ -19,8 +19,15 @@ export function softwareDatapathName(cp: ControlPlane): string {
   return placementManagerOf(cp)?.software.datapath.name ?? cp.datapath.name;
 }
 
-/** Where an SA runs; without a placement manager, on the datapath itself with nothing to explain. */
-export function saPlacement(cp: ControlPlane, sa: SaRecord<StoredSaConfig>): PlacementView {
+/**
+ * Where an SA runs; without a placement manager, on the datapath itself with nothing to explain.
+ * `addedAt`: the SA's install time as ISO text, when the caller has it already.
+ */
+export function saPlacement(
+  cp: ControlPlane,
+  sa: SaRecord<StoredSaConfig>,
+  addedAt = new Date(sa.addedAt).toISOString(),
+): PlacementView {
   const placement = placementManagerOf(cp)?.placement(sa.name);
   if (placement !== undefined) return placementView(placement);
   return {
@@ -31,7 +38,7 @@ export function saPlacement(cp: ControlPlane, sa: SaRecord<StoredSaConfig>): Pla
     state: 'active',
     split: false,
     moves: 0,
-    since: new Date(sa.addedAt).toISOString(),
+    since: addedAt,
     carried: { packets: 0, bytes: 0 },
   };
 }

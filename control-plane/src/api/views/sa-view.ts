@@ -25,12 +25,13 @@ export function iso(ms: number): string {
 export function dropsByReason(drops: readonly number[]): { total: number; byReason: Record<string, number> } {
   let total = 0;
   const byReason: Record<string, number> = {};
-  drops.forEach((count, code) => {
+  for (let code = 0; code < drops.length; code++) {
+    const count = drops[code] as number;
     if (count > 0) {
       total += count;
       byReason[dropReasonName(code)] = count;
     }
-  });
+  }
   return { total, byReason };
 }
 
@@ -80,6 +81,7 @@ export function saView(cp: ControlPlane, sa: SaRecord<StoredSaConfig>): SaView {
     firstUsedAt: c?.firstUsedAt ?? null,
   };
   const limits = espSaAdapter.lifetimes(sa.config);
+  const addedAt = iso(sa.addedAt);
   return {
     name: sa.name,
     spi: sa.identity.spi,
@@ -91,7 +93,7 @@ export function saView(cp: ControlPlane, sa: SaRecord<StoredSaConfig>): SaView {
     binding: sa.binding,
     keyFingerprint: sa.fingerprint,
     algorithm: algorithmName(sa.config),
-    addedAt: iso(sa.addedAt),
+    addedAt,
     resumedAbove: sa.resumedAbove === null ? null : sa.resumedAbove.toString(),
     generation: sa.generation,
     config: sa.config,
@@ -100,6 +102,6 @@ export function saView(cp: ControlPlane, sa: SaRecord<StoredSaConfig>): SaView {
       soft: remaining(limits.soft, usage, now),
       hard: remaining(effectiveHard(sa.config, limits.hard), usage, now),
     },
-    placement: saPlacement(cp, sa),
+    placement: saPlacement(cp, sa, addedAt),
   };
 }
