@@ -206,12 +206,12 @@ test('a policy added through the API decides what the datapath does', async () =
   );
 });
 
-function miss(policy: string, localPort: number): void {
+function miss(policy: string, localPort: number, local = '10.30.0.5', remote = '10.40.0.9'): void {
   const packet: PacketSelectors = {
     direction: 'out',
     family: 4,
-    local: '10.30.0.5',
-    remote: '10.40.0.9',
+    local,
+    remote,
     protocol: 6,
     localPort,
     remotePort: 443,
@@ -287,22 +287,7 @@ test('a template with a reqid: its ACQUIRE carries the reqid, and the SA that an
     mode: 'tunnel',
     reqid: 4242,
   });
-  h.datapath.report({
-    type: 'policy-miss',
-    policy: 'by-reqid',
-    packet: {
-      direction: 'out',
-      family: 4,
-      local: '10.70.0.1',
-      remote: '10.80.0.1',
-      protocol: 17,
-      localPort: 1000,
-      remotePort: 2000,
-      dscp: 0,
-      ifId: 0,
-      mark: 0,
-    },
-  });
+  miss('by-reqid', 1000, '10.70.0.1', '10.80.0.1');
   const raised = h.cp.events.recent().find((e) => e.type === 'acquire' && e.data.policy === 'by-reqid');
   assert.equal(raised?.data.reqid, 4242);
   const seq = raised?.data.seq as number;
