@@ -180,7 +180,12 @@ export class UdpOutside {
     }
     const bufferBytes = options.bufferBytes ?? 4 * 1024 * 1024;
     const wanted = options.socket ?? 'auto';
-    const addon = wanted === 'dgram' ? null : loadSysAddon();
+    const loaded = wanted === 'dgram' ? null : loadSysAddon();
+    // A helper built before it had UDP sockets (a checkout not rebuilt since) counts as none.
+    const addon =
+      loaded === null || typeof loaded === 'string' || typeof loaded.openUdp === 'function'
+        ? loaded
+        : 'the system-call helper predates its UDP sockets (npm ci, or npm run install -w @espresso/sys, rebuilds it)';
     if (wanted === 'batched' && typeof addon === 'string') {
       throw new Error(`UDP socket on ${options.address}: ${addon}`);
     }
