@@ -42,6 +42,9 @@ export interface EspInboundOptions {
 /** Batch numbers unique across every EspInbound of the thread, so an SA's batch mark is never stale. */
 let lastEpoch = 0;
 
+/** In pass 2, what stands in for the replay commit of a packet whose padding is wrong (never committed). */
+const BAD_PADDING = -1;
+
 const h4 = createIpv4Header();
 const h6 = createIpv6Header();
 const chain = createIpv6ExtensionChain();
@@ -215,7 +218,7 @@ export class EspInbound {
       let dst: number;
       let src: number;
       if (first === 0x45) {
-        // An IPv4 header without options, as nearly every outer header is: five aligned-free word reads
+        // An IPv4 header without options, as nearly every outer header is: five big-endian word reads
         // instead of the general parser, with the same checks in the same order.
         if (length < 20 || o + 20 > buf.length) {
           this.dropEarly(v, i, DropReason.truncated);
@@ -274,7 +277,7 @@ export class EspInbound {
         this.nextHeaderField[i] = o + 9;
         src = o + 12;
         dst = o + 16;
-      } else if (first >>> 4 === 6 && isEspOrUdp(buf, o + 6) && length >= 40 && o + 40 <= buf.length) {
+      } else if (first >>> 4 === 6 && length >= 40 && o + 40 <= buf.length && isEspOrUdp(buf, o + 6)) {
         // An IPv6 header followed by ESP or UDP, as outer headers are: no extension chain to walk.
         version = 6;
         end = o + 40 + view.getUint16(o + 4);
@@ -490,9 +493,11 @@ export class EspInbound {
         const dataLength = payloadEnd - 2 - padLength - dataOffset;
         const seqHigh = batch.seqHigh[j]!;
         const seqLow = this.seqLow[i]!;
-        const padded = dataLength >= 0 && paddingValid(buf, payloadEnd - 2, padLength);
-        const commit = padded ? replay.commit(seqHigh, seqLow) : ReplayCheck.ok;
-        if (!padded) verdict = DropReason.badPadding;
+        const commit =
+          dataLength >= 0 && paddingValid(buf, payloadEnd - 2, padLength)
+            ? replay.commit(seqHigh, seqLow)
+            : BAD_PADDING;
+        if (commit === BAD_PADDING) verdict = DropReason.badPadding;
         else if (commit !== ReplayCheck.ok) {
           verdict = commit === ReplayCheck.replay ? DropReason.replay : DropReason.outsideWindow;
         } else if (!sa.lifetime.admit(dataLength)) verdict = DropReason.stateExpired;
