@@ -49,6 +49,26 @@ test('matches the word-by-word reference at any offset and length, odd ones incl
   );
 });
 
+test('views into a larger buffer (any byte offset), one after the other, sum their own bytes', () => {
+  const pool = new Uint8Array(4096).map((_, i) => (i * 37 + 11) & 0xff);
+  for (const [start, offset, length] of [
+    [1, 0, 1400],
+    [3, 5, 64],
+    [0, 2, 2001],
+    [1, 7, 3],
+  ] as const) {
+    const view = pool.subarray(start, start + 2048);
+    assert.equal(internetChecksum(view, offset, length), referenceChecksum(view, offset, length));
+  }
+});
+
+test('a range running past the buffer counts the missing bytes as zeros and does not throw', () => {
+  const bytes = Uint8Array.of(0x12, 0x34, 0x56, 0x78, 0x9a);
+  const padded = Uint8Array.of(0x12, 0x34, 0x56, 0x78, 0x9a, 0, 0, 0);
+  assert.equal(internetChecksum(bytes, 2, 6), referenceChecksum(padded, 2, 6));
+  assert.equal(internetChecksum(bytes, 0, 64), referenceChecksum(padded, 0, 8));
+});
+
 test("running sums past 2^32 fold exactly (2^16 is 1 in one's complement arithmetic)", () => {
   assert.equal(foldChecksum(2 ** 40), 0x100);
   assert.equal(foldChecksum(2 ** 48 + 5), 6);

@@ -15,6 +15,7 @@ let viewedBytes: Uint8Array | null = null;
 let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
 export function onesComplementSum(buf: Uint8Array, offset: number, length: number, initial = 0): number {
+  if (offset < 0 || offset + length > buf.length) return sumBytePairs(buf, offset, length, initial);
   if (buf !== viewedBytes) {
     viewedBytes = buf;
     view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -45,6 +46,18 @@ export function onesComplementSum(buf: Uint8Array, offset: number, length: numbe
     i += 2;
   }
   if ((length & 1) !== 0) sum += buf[i]! << 8;
+  return sum;
+}
+
+/**
+ * The same sum a byte pair at a time, for a range that runs outside the buffer: bytes that are not there
+ * count as zeros (a checksum over them cannot verify), and nothing throws.
+ */
+function sumBytePairs(buf: Uint8Array, offset: number, length: number, initial: number): number {
+  let sum = initial;
+  const evenEnd = offset + (length & ~1);
+  for (let i = offset; i < evenEnd; i += 2) sum += ((buf[i] ?? 0) << 8) | (buf[i + 1] ?? 0);
+  if ((length & 1) !== 0) sum += (buf[evenEnd] ?? 0) << 8;
   return sum;
 }
 
