@@ -580,8 +580,8 @@ export class GatewayIo implements UdpReceiver {
         if (n === 0) continue;
         if (n === BATCH) more = true;
         total += n;
-        if (now === 0) now = Date.now();
         const capture = this.capture.active;
+        if (capture !== null && now === 0) now = Date.now();
         let raw = false;
         for (let i = 0; i < n; i++) {
           const word0 = descs[i << 1]!;

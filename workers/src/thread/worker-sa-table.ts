@@ -32,6 +32,8 @@ const NAT_T_PORT = 4500;
  */
 export class WorkerSaTable {
   readonly byName = new Map<string, SaRoute>();
+  /** Outbound routes by reqid, oldest first: policy bindings look them up once per rebuild. */
+  private readonly byReqid = new Map<number, SaRoute[]>();
   readonly bySlot: (SaRoute | null)[];
   readonly inbound = new InboundSaTable();
   readonly events = new SaEventQueue(1024);
@@ -111,6 +113,7 @@ export class WorkerSaTable {
     this.byName.set(placement.name, route);
     this.bySlot[placement.slot] = route;
     this.join(route);
+    this.indexReqid(route);
     this.countPort(placement, 1);
     if (runtime !== null) {
       this.publishProgress(route);
@@ -137,7 +140,10 @@ export class WorkerSaTable {
       }
       route.runtime = next;
     }
+    const reqidChanged = route.placement.reqid !== placement.reqid;
+    if (reqidChanged) this.unindexReqid(route);
     route.placement = placement;
+    if (reqidChanged) this.indexReqid(route);
     this.join(route);
     this.countPort(placement, 1);
   }
@@ -153,6 +159,7 @@ export class WorkerSaTable {
     this.byName.delete(name);
     if (this.bySlot[route.slot] === route) this.bySlot[route.slot] = null;
     this.leave(route);
+    this.unindexReqid(route);
     this.countPort(route.placement, -1);
     const runtime = route.runtime;
     if (runtime === null) return undefined;
@@ -176,11 +183,7 @@ export class WorkerSaTable {
 
   /** The newest outbound SA instance with this reqid: the one a template naming the reqid uses. */
   outboundByReqid(reqid: number): SaRoute | null {
-    let found: SaRoute | null = null;
-    for (const route of this.byName.values()) {
-      if (route.placement.direction === 'out' && route.placement.reqid === reqid) found = route;
-    }
-    return found;
+    return this.byReqid.get(reqid)?.at(-1) ?? null;
   }
 
   group(name: string): GroupMembers | undefined {
@@ -281,6 +284,23 @@ export class WorkerSaTable {
     runtime.destroy();
     this.destroyed.push(name);
     if (this.destroyed.length > DESTROYED_KEPT) this.destroyed.shift();
+  }
+
+  private indexReqid(route: SaRoute): void {
+    const { direction, reqid } = route.placement;
+    if (direction !== 'out' || reqid === null) return;
+    const list = this.byReqid.get(reqid);
+    if (list === undefined) this.byReqid.set(reqid, [route]);
+    else list.push(route);
+  }
+
+  private unindexReqid(route: SaRoute): void {
+    const reqid = route.placement.reqid;
+    const list = reqid === null ? undefined : this.byReqid.get(reqid);
+    if (reqid === null || list === undefined) return;
+    const at = list.indexOf(route);
+    if (at >= 0) list.splice(at, 1);
+    if (list.length === 0) this.byReqid.delete(reqid);
   }
 
   private join(route: SaRoute): void {
